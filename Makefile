@@ -1,0 +1,54 @@
+# The two commands of the README: `make book` and `make test`.
+# Both create .venv on first use and reinstall only when requirements change.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+JB     := $(BIN)/jupyter-book
+NOEXEC := _build/_config.noexec.yml
+# one thread per process: nbval runs two kernels side by side on two cores
+TEST_ENV := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+
+.PHONY: help venv book test unit nbval book-strict lab notebooks clean
+.DEFAULT_GOAL := help
+
+help:
+	@echo "make book       build the HTML book in _build/html (executes notebooks via the cache)"
+	@echo "make test       unit tests, nbval on every notebook, strict book build"
+	@echo "make lab        JupyterLab on the book, with ebm_utils importable"
+	@echo "make notebooks  re-execute every notebook in place (before committing)"
+	@echo "make clean      remove _build and caches (keeps .venv)"
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $(STAMP)
+
+book: $(STAMP)
+	$(JB) build . -W -n --keep-going
+
+test: $(STAMP)
+	$(TEST_ENV) $(BIN)/python -m pytest -n 2 --dist loadfile --nbval \
+	    --nbval-sanitize-with tests/nbval_sanitize.cfg tests book
+	$(MAKE) book-strict
+
+# strict build from the committed outputs: nbval has just re-run every notebook
+book-strict: $(STAMP)
+	mkdir -p _build
+	sed 's/^\(  *execute_notebooks:\).*/\1 "off"/' _config.yml > $(NOEXEC)
+	grep -q 'execute_notebooks: "off"' $(NOEXEC)
+	$(JB) build . -W -n --keep-going --config $(NOEXEC)
+
+lab: $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-lab.txt
+	$(BIN)/jupyter lab book
+
+notebooks: $(STAMP)
+	$(BIN)/python tools/execute_notebooks.py $$(find book -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' | sort)
+
+clean:
+	rm -rf _build .pytest_cache .hypothesis .jupyter_cache
+	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +

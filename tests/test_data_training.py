@@ -1,0 +1,73 @@
+"""Toy data sets and the training loop."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from ebm_utils.data import ring, spiral, two_moons
+from ebm_utils.training import grad_norm, train
+
+
+@pytest.mark.parametrize("make", [ring, two_moons, spiral])
+def test_shapes_dtype_and_seeding(make):
+    a = make(50, seed=1)
+    assert a.shape == (50, 2) and a.dtype == torch.float64
+    torch.testing.assert_close(a, make(50, seed=1))
+    assert not torch.equal(a, make(50, seed=2))
+
+
+def test_ring_radius():
+    r = ring(200, radius=2.0, noise=0.0).norm(dim=1)
+    torch.testing.assert_close(r, torch.full_like(r, 2.0))
+
+
+def test_spiral_radius_bounded():
+    assert spiral(300, noise=0.0).norm(dim=1).max() <= 1.0 + 1e-12
+
+
+@pytest.mark.parametrize("make", [ring, two_moons, spiral])
+def test_bad_arguments(make):
+    with pytest.raises(ValueError):
+        make(0)
+    with pytest.raises(ValueError):
+        make(10, noise=-1.0)
+
+
+def test_train_minimises_a_quadratic_and_records():
+    w = torch.tensor([3.0, -2.0], dtype=torch.float64, requires_grad=True)
+    hist = train([w], lambda: (w**2).sum(), steps=100, lr=0.1, record=lambda: {"w0": w[0]})
+    assert hist["step"][0] == 0 and hist["step"][-1] == 100
+    assert hist["loss"][0] == pytest.approx(13.0)
+    assert hist["loss"][-1] < 1e-15
+    assert hist["grad_norm"][0] == pytest.approx(2 * math.sqrt(13.0))
+    assert hist["w0"][0] == 3.0 and abs(hist["w0"][-1]) < 1e-8
+    assert len(hist["loss"]) == 101
+
+
+def test_train_every_and_adam():
+    w = torch.tensor([1.0], dtype=torch.float64, requires_grad=True)
+    hist = train([w], lambda: (w - 2).pow(2).sum(), steps=10, lr=0.5, optimizer="adam", every=4)
+    assert hist["step"] == [0, 4, 8, 10]
+
+
+def test_train_refuses_divergence_and_bad_arguments():
+    w = torch.tensor([1.0], dtype=torch.float64, requires_grad=True)
+    with pytest.raises(ValueError, match="loss became"):
+        train([w], lambda: (w * 1e200).pow(2).sum() * 1e200, steps=3, lr=1.0)
+    with pytest.raises(ValueError):
+        train([w], lambda: w.sum(), steps=-1, lr=0.1)
+    with pytest.raises(ValueError):
+        train([w], lambda: w.sum(), steps=1, lr=0.0)
+    with pytest.raises(ValueError):
+        train([w], lambda: w.sum(), steps=1, lr=0.1, optimizer="lbfgs")
+    with pytest.raises(ValueError):
+        train([torch.zeros(1)], lambda: torch.zeros(()), steps=1, lr=0.1)
+    with pytest.raises(ValueError, match="scalar"):
+        train([w], lambda: w * 2, steps=1, lr=0.1)
+
+
+def test_grad_norm_skips_missing():
+    a = torch.zeros(2, requires_grad=True)
+    assert grad_norm([a]) == 0.0

@@ -1,0 +1,121 @@
+"""The sympy building blocks: values, derivatives, printing, stable conversion."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import sympy as sp
+import torch
+
+from ebm_utils.symbolic import (
+    canonical,
+    energy,
+    indicator,
+    label_sum,
+    positive_part,
+    sigmoid,
+    softplus,
+    to_numpy,
+    to_torch,
+)
+
+z = sp.Symbol("z", real=True)
+W, x, y, ybar = sp.symbols("W x y ybar", real=True)
+
+
+def test_positive_part_and_indicator_values():
+    assert positive_part(sp.Integer(3)) == 3
+    assert positive_part(sp.Integer(-2)) == 0
+    assert positive_part(sp.Integer(0)) == 0
+    assert indicator(sp.Integer(2)) == 1
+    assert indicator(sp.Integer(0)) == 0  # the relu convention at the kink
+    assert indicator(sp.Integer(-1)) == 0
+
+
+def test_derivatives():
+    assert sp.diff(positive_part(z), z) == indicator(z)
+    assert sp.diff(softplus(z), z) == sigmoid(z)
+    assert sp.simplify(sp.diff(sigmoid(z), z).rewrite(sp.exp) - sp.diff(1 / (1 + sp.exp(-z)), z)) == 0
+    assert sp.simplify(softplus(z).rewrite(sp.log) - sp.log(1 + sp.exp(z))) == 0
+
+
+def test_latex_prints_book_notation():
+    F = energy("F")
+    assert sp.latex(F(W, x, y)) == r"F_{W}\left(x, y\right)"
+    assert sp.latex(F(W, x, ybar)) == r"F_{W}\left(x, \bar{y}\right)"
+    assert sp.latex(positive_part(z)) == r"\left[z\right]^{+}"
+    assert sp.latex(positive_part(z) ** 2) == r"\left(\left[z\right]^{+}\right)^{2}"
+    assert sp.latex(indicator(z)) == r"\mathbb{1}\left[z > 0\right]"
+    assert sp.latex(sigmoid(z)) == r"\sigma\left(z\right)"
+    assert "softplus" in sp.latex(softplus(z))
+
+
+def test_energy_name_validation():
+    with pytest.raises(ValueError):
+        energy("not a name")
+
+
+def test_label_sum_fixed_and_symbolic():
+    F = energy("F")
+    k = sp.Symbol("k", integer=True, positive=True)
+    n = sp.Symbol("n", integer=True, positive=True)
+    fixed = label_sum(F(W, x, k), k, 3)
+    assert fixed == F(W, x, 1) + F(W, x, 2) + F(W, x, 3)
+    sym = label_sum(F(W, x, k), k, n)
+    assert isinstance(sym, sp.Sum)
+    assert sp.diff(sym, W) == sp.Sum(sp.Derivative(F(W, x, k), W), (k, 1, n))
+    with pytest.raises(ValueError):
+        label_sum(F(W, x, k), k, 0)
+    with pytest.raises(TypeError):
+        label_sum(F(W, x, k), "k", 3)
+
+
+def test_canonical_uses_the_relu_convention():
+    # sympy's own derivative of Max has Heaviside(0) = 1/2; canonical() maps it to 0
+    g = canonical(sp.diff(sp.Max(0, z), z))
+    assert g.subs(z, 0) == 0 and g.subs(z, 1) == 1
+    assert sp.simplify(canonical(sp.diff(positive_part(z), z) - sp.Heaviside(z))) == 0
+
+
+GRID = [-1000.0, -30.0, -1.0, 0.0, 0.5, 30.0, 1000.0]
+
+
+@pytest.mark.parametrize(
+    "expr, reference",
+    [
+        (softplus(z), lambda v: np.logaddexp(0, v)),
+        (sigmoid(z), lambda v: 1 / (1 + np.exp(np.clip(-v, -700, 700)))),
+        (positive_part(z), lambda v: np.maximum(v, 0)),
+        (indicator(z), lambda v: (v > 0).astype(float)),
+        (sp.Max(0, z), lambda v: np.maximum(v, 0)),
+    ],
+)
+def test_numpy_and_torch_conversion_are_finite_and_agree(expr, reference):
+    v = np.array(GRID)
+    f_np = to_numpy([z], expr)
+    f_t = to_torch([z], expr)
+    with np.errstate(over="raise"):
+        out_np = f_np(v)
+    out_t = f_t(torch.tensor(GRID, dtype=torch.float64)).numpy()
+    np.testing.assert_allclose(out_np, reference(v), rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(out_t, reference(v), rtol=1e-12, atol=1e-300)
+
+
+def test_torch_conversion_keeps_autograd():
+    f = to_torch([z], softplus(z) + positive_part(z) * sigmoid(z))
+    t = torch.tensor([-2.0, 0.7, 40.0], dtype=torch.float64, requires_grad=True)
+    f(t).sum().backward()
+    g = to_torch([z], sp.diff(softplus(z) + positive_part(z) * sigmoid(z), z))
+    torch.testing.assert_close(t.grad, g(t.detach()))
+
+
+def test_torch_conversion_of_heaviside_uses_its_value_at_zero():
+    f = to_torch([z], sp.Heaviside(z, sp.Rational(1, 2)))
+    out = f(torch.tensor([-1.0, 0.0, 1.0], dtype=torch.float64))
+    assert out.tolist() == [0.0, 0.5, 1.0]
+
+
+def test_conversion_argument_checks():
+    with pytest.raises(TypeError):
+        to_torch(["z"], z)
+    with pytest.raises(TypeError):
+        to_torch([z], sp.Matrix([z, z]))

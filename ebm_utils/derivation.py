@@ -229,9 +229,9 @@ class Derivation:
             )
             shown = "not simplified (timeout)" if residual is None else sp.sstr(residual)
             raise DerivationError(
-                f"{where} is false: with random concrete functions at ({point}) the "
-                f"previous line is {sp.N(va, 10)} and this line is {sp.N(vb, 10)}; "
-                f"residual: {shown}"
+                f"{where} is false: at the random point ({point}), with abstract "
+                f"functions replaced by random smooth ones, the previous line is "
+                f"{sp.N(va, 10)} and this line is {sp.N(vb, 10)}; residual: {shown}"
             )
         self.steps.append(Step(expr, because, f"numeric ({self.trials} points)"))
         return self

@@ -124,7 +124,7 @@ class indicator(sp.Function):
     def _torchcode(self, printer: Any) -> str:
         # A step function: derivative 0 almost everywhere, so no autograd graph.
         z = printer._print(self.args[0])
-        return "(%s > 0).to(%s.dtype)" % (z, z)
+        return "((%s) > 0).to((%s).dtype)" % (z, z)
 
 
 class sigmoid(sp.Function):
@@ -297,7 +297,7 @@ class _BookTorchPrinter(TorchPrinter):
     def _print_Heaviside(self, expr: sp.Heaviside) -> str:
         z = self._print(expr.args[0])
         h0 = float(expr.args[1]) if len(expr.args) > 1 else 0.5
-        return f"(({z} > 0).to({z}.dtype) + {h0!r} * ({z} == 0).to({z}.dtype))"
+        return f"((({z}) > 0).to(({z}).dtype) + {h0!r} * (({z}) == 0).to(({z}).dtype))"
 
 
 def _check_args(args: Iterable[sp.Symbol]) -> tuple[sp.Symbol, ...]:

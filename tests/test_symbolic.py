@@ -119,3 +119,11 @@ def test_conversion_argument_checks():
         to_torch(["z"], z)
     with pytest.raises(TypeError):
         to_torch([z], sp.Matrix([z, z]))
+
+
+def test_torch_conversion_of_compound_arguments():
+    """Step functions of expressions (not just symbols) print with parentheses."""
+    m, e = sp.symbols("m e", real=True)
+    f = to_torch([m, e], indicator(m - e) + sp.Heaviside(m - e, 0) + positive_part(m - e))
+    out = f(torch.tensor([1.0, 1.0, 1.0]), torch.tensor([0.5, 1.0, 2.0]))
+    assert out.tolist() == [2.5, 0.0, 0.0]

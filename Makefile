@@ -10,12 +10,13 @@ NOEXEC := _build/_config.noexec.yml
 # one thread per process: nbval runs two kernels side by side on two cores
 TEST_ENV := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 
-.PHONY: help venv book test unit nbval book-strict lab notebooks clean
+.PHONY: help venv book book-student test book-strict site-tests lab notebooks clean
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make book       build the HTML book in _build/html (executes notebooks via the cache)"
-	@echo "make test       unit tests, nbval on every notebook, strict book build"
+	@echo "make test       unit tests, nbval on every notebook, strict book build, HTML and browser tests"
+	@echo "make book-student  the book with exercise solutions hidden, in _build/student"
 	@echo "make lab        JupyterLab on the book, with ebm_utils importable"
 	@echo "make notebooks  re-execute every notebook in place (before committing)"
 	@echo "make clean      remove _build and caches (keeps .venv)"
@@ -32,8 +33,13 @@ book: $(STAMP)
 
 test: $(STAMP)
 	$(TEST_ENV) $(BIN)/python -m pytest -n 2 --dist loadfile --nbval \
-	    --nbval-sanitize-with tests/nbval_sanitize.cfg tests book
+	    --nbval-sanitize-with tests/nbval_sanitize.cfg --ignore=tests/site tests book
 	$(MAKE) book-strict
+	$(MAKE) site-tests
+
+# the built HTML: no remote assets; every page in headless Chromium (skips without it)
+site-tests: $(STAMP)
+	$(BIN)/python -m pytest -n 2 --dist loadfile -rs tests/site
 
 # strict build from the committed outputs: nbval has just re-run every notebook
 book-strict: $(STAMP)
@@ -41,6 +47,13 @@ book-strict: $(STAMP)
 	sed 's/^\(  *execute_notebooks:\).*/\1 "off"/' _config.yml > $(NOEXEC)
 	grep -q 'execute_notebooks: "off"' $(NOEXEC)
 	$(JB) build . -W -n --keep-going --config $(NOEXEC)
+
+# students' edition: exercise solutions hidden (sphinx-exercise's hide_solutions)
+book-student: $(STAMP)
+	mkdir -p _build
+	sed 's/^\(  *execute_notebooks:\).*/\1 "off"/; s/^\(    html_show_sourcelink:.*\)/\1\n    hide_solutions: true/' _config.yml > _build/_config.student.yml
+	grep -q 'hide_solutions: true' _build/_config.student.yml
+	$(JB) build . -W -n --keep-going --config _build/_config.student.yml --path-output _build/student
 
 lab: $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-lab.txt

@@ -20,6 +20,10 @@ COLORS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#00
 BOOK_STYLE: dict[str, Any] = {
     "figure.figsize": (6.4, 3.6),
     "figure.dpi": 100,
+    # an opaque white background keeps figures legible in the HTML dark mode
+    "figure.facecolor": "white",
+    "savefig.facecolor": "white",
+    "savefig.transparent": False,
     "savefig.dpi": 150,
     "figure.constrained_layout.use": True,
     "axes.grid": True,

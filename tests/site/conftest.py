@@ -1,0 +1,84 @@
+"""Tests of the built HTML book (run by `make test` after the strict build).
+
+They read ``_build/html``; when it does not exist they skip and say how to
+build it.  The browser tests also need Chromium (Debian's ``chromium``).
+"""
+from __future__ import annotations
+
+import functools
+import http.server
+import shutil
+import socketserver
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+HTML = ROOT / "_build" / "html"
+ARTIFACTS = ROOT / "_build" / "screenshots"
+CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
+
+
+def html_pages() -> list[Path]:
+    """Every content page of the book (not Sphinx's genindex/search pages)."""
+    if not HTML.is_dir():
+        return []
+    pages = sorted(HTML.glob("book/**/*.html"))
+    return [p for p in pages if "_static" not in p.parts]
+
+
+@pytest.fixture(scope="session")
+def built_html() -> Path:
+    if not (HTML / "index.html").exists():
+        pytest.skip("no built book in _build/html: run `make book` (or `make test`) first")
+    return HTML
+
+
+def chromium_path() -> str | None:
+    for c in CHROMIUM_CANDIDATES:
+        if Path(c).exists():
+            return c
+    return shutil.which("chromium")
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="session")
+def book_url(built_html: Path) -> Iterator[str]:
+    """The built book served on a loopback port for the duration of the session."""
+    handler = functools.partial(_QuietHandler, directory=str(built_html))
+    with socketserver.ThreadingTCPServer(("127.0.0.1", 0), handler) as server:
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+        server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def browser(built_html: Path):  # type: ignore[no-untyped-def]
+    exe = chromium_path()
+    if exe is None:
+        pytest.skip(
+            "Chromium not found: install Debian's chromium (apt-get install chromium) to run "
+            "the browser tests; .ci/run does this"
+        )
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=exe,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield b
+        b.close()

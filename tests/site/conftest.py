@@ -1,11 +1,13 @@
 """Tests of the built HTML book (run by `make test` after the strict build).
 
 They read ``_build/html``; when it does not exist they skip and say how to
-build it.  The browser tests also need Chromium (Debian's ``chromium``).
+build it.  The browser tests also need Chromium (Debian's ``chromium``); they skip without
+it, unless ``REQUIRE_BROWSER=1`` (set by ``.ci/run``) makes that a failure.
 """
 from __future__ import annotations
 
 import functools
+import os
 import http.server
 import shutil
 import socketserver
@@ -63,6 +65,8 @@ def book_url(built_html: Path) -> Iterator[str]:
 def browser(built_html: Path):  # type: ignore[no-untyped-def]
     exe = chromium_path()
     if exe is None:
+        if os.environ.get("REQUIRE_BROWSER") == "1":
+            pytest.fail("REQUIRE_BROWSER=1 but Chromium was not found (apt-get install chromium)")
         pytest.skip(
             "Chromium not found: install Debian's chromium (apt-get install chromium) to run "
             "the browser tests; .ci/run does this"

@@ -139,6 +139,11 @@ class sigmoid(sp.Function):
     def _eval_rewrite_as_exp(self, z: sp.Expr, **kwargs: Any) -> sp.Expr:
         return 1 / (1 + sp.exp(-z))
 
+    def _eval_evalf(self, prec: int) -> sp.Expr | None:
+        if self.args[0].is_number:
+            return self.rewrite(sp.exp)._eval_evalf(prec)
+        return None
+
     def _latex(self, printer: Any, exp: Any = None) -> str:
         body = r"\sigma\left(%s\right)" % _arg_latex(printer, self.args[0])
         return body if exp is None else r"%s^{%s}" % (body, exp)
@@ -168,6 +173,11 @@ class softplus(sp.Function):
 
     def _eval_rewrite_as_exp(self, z: sp.Expr, **kwargs: Any) -> sp.Expr:
         return sp.log(1 + sp.exp(z))
+
+    def _eval_evalf(self, prec: int) -> sp.Expr | None:
+        if self.args[0].is_number:
+            return self.rewrite(sp.exp)._eval_evalf(prec)
+        return None
 
     def _latex(self, printer: Any, exp: Any = None) -> str:
         body = r"\operatorname{softplus}\left(%s\right)" % _arg_latex(printer, self.args[0])

@@ -18,12 +18,15 @@ __all__ = ["train", "grad_norm"]
 
 
 def grad_norm(params: Iterable[Tensor]) -> float:
-    """Euclidean norm of all gradients together (0 for parameters without one)."""
-    total = 0.0
-    for p in params:
-        if p.grad is not None:
-            total += float(p.grad.detach().pow(2).sum())
-    return math.sqrt(total)
+    """Euclidean norm of all gradients together (0 for parameters without one).
+
+    Computed with ``torch.linalg.vector_norm``, which rescales internally, so
+    gradients far below ``sqrt(tiny)`` are not flushed to a false zero.
+    """
+    grads = [p.grad.detach().reshape(-1) for p in params if p.grad is not None]
+    if not grads:
+        return 0.0
+    return float(torch.linalg.vector_norm(torch.cat(grads)))
 
 
 def train(
@@ -66,16 +69,16 @@ def train(
         raise ValueError(f"lr must be positive and finite, got {lr!r}")
     if every < 1:
         raise ValueError(f"every must be at least 1, got {every!r}")
-    if optimizer == "sgd":
-        opt: torch.optim.Optimizer = torch.optim.SGD(params, lr=lr)
-    elif optimizer == "adam":
-        opt = torch.optim.Adam(params, lr=lr)
-    else:
+    if optimizer not in ("sgd", "adam"):
         raise ValueError(f"optimizer must be 'sgd' or 'adam', got {optimizer!r}")
+    # Plain gradient descent is written out: constructing a torch.optim
+    # optimizer imports torch._dynamo, a one-off second per notebook page.
+    opt = torch.optim.Adam(params, lr=lr) if optimizer == "adam" else None
 
     history: dict[str, list[float]] = {"step": [], "loss": [], "grad_norm": []}
     for step in range(steps + 1):
-        opt.zero_grad()
+        for p in params:
+            p.grad = None
         loss = loss_fn()
         if loss.dim() != 0:
             raise ValueError(f"loss_fn must return a scalar, got shape {tuple(loss.shape)}")
@@ -91,5 +94,11 @@ def train(
                     for k, v in record().items():
                         history.setdefault(k, []).append(float(v))
         if step < steps:
-            opt.step()
+            if opt is not None:
+                opt.step()
+            else:
+                with torch.no_grad():
+                    for p in params:
+                        if p.grad is not None:
+                            p.add_(p.grad, alpha=-lr)  # as torch.optim.SGD does
     return history

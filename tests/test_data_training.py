@@ -71,3 +71,22 @@ def test_train_refuses_divergence_and_bad_arguments():
 def test_grad_norm_skips_missing():
     a = torch.zeros(2, requires_grad=True)
     assert grad_norm([a]) == 0.0
+
+
+def test_sgd_step_is_plain_gradient_descent():
+    """One step of train(..., 'sgd') is w - lr * grad, as torch.optim.SGD computes it."""
+    w = torch.tensor([1.0, -2.0], dtype=torch.float64, requires_grad=True)
+    v = w.detach().clone().requires_grad_(True)
+    train([w], lambda: (w**3).sum(), steps=3, lr=0.05)
+    opt = torch.optim.SGD([v], lr=0.05)
+    for _ in range(3):
+        opt.zero_grad()
+        (v**3).sum().backward()
+        opt.step()
+    torch.testing.assert_close(w.detach(), v.detach(), rtol=0, atol=0)
+
+
+def test_grad_norm_does_not_underflow():
+    a = torch.zeros(3, dtype=torch.float64, requires_grad=True)
+    a.grad = torch.full((3,), 1e-170, dtype=torch.float64)
+    assert grad_norm([a]) == pytest.approx(math.sqrt(3) * 1e-170)

@@ -116,3 +116,11 @@ def test_equation_needs_lhs():
 def test_trials_validated():
     with pytest.raises(ValueError):
         Derivation(u, trials=0)
+
+
+def test_numeric_path_evaluates_softplus_and_sigmoid():
+    """A true step sympy does not prove must still be decided numerically."""
+    d = Derivation(softplus(u) - softplus(-u)).step(u, because="softplus(u) - softplus(-u) = u")
+    assert d.steps[-1].proof in ("symbolic",) or d.steps[-1].proof.startswith("numeric")
+    with pytest.raises(DerivationError):
+        Derivation(sigmoid(u) + sigmoid(-u)).step(sp.Integer(2), because="wrong total")

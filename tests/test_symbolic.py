@@ -127,3 +127,9 @@ def test_torch_conversion_of_compound_arguments():
     f = to_torch([m, e], indicator(m - e) + sp.Heaviside(m - e, 0) + positive_part(m - e))
     out = f(torch.tensor([1.0, 1.0, 1.0]), torch.tensor([0.5, 1.0, 2.0]))
     assert out.tolist() == [2.5, 0.0, 0.0]
+
+
+def test_numeric_evaluation():
+    assert abs(sp.N(softplus(sp.Float(1.5))) - np.logaddexp(0, 1.5)) < 1e-14
+    assert abs(sp.N(sigmoid(sp.Float(-0.5))) - 1 / (1 + np.exp(0.5))) < 1e-14
+    assert sp.N(softplus(z)) == softplus(z)  # symbolic arguments stay symbolic

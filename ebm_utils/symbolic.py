@@ -334,4 +334,16 @@ def to_torch(args: Iterable[sp.Symbol], expr: sp.Expr) -> Callable[..., Any]:
     args = _check_args(args)
     if isinstance(expr, sp.MatrixBase):
         raise TypeError("to_torch does not convert matrices: convert each entry")
-    return sp.lambdify(args, expr, modules="torch", printer=_BookTorchPrinter)
+    return sp.lambdify(args, _constants_as_floats(sp.sympify(expr)), modules="torch", printer=_BookTorchPrinter)
+
+
+def _constants_as_floats(expr: sp.Expr) -> sp.Expr:
+    """Replace constant subexpressions such as sqrt(2) or log(2) by floats.
+
+    torch functions take tensors, so ``torch.sqrt(2)`` would raise; a Python
+    float multiplies a tensor fine.
+    """
+    return expr.replace(
+        lambda e: isinstance(e, sp.Expr) and e.is_number and not e.is_Atom and e.is_real is True,
+        lambda e: sp.Float(e.evalf(17), 17),
+    )

@@ -133,3 +133,11 @@ def test_numeric_evaluation():
     assert abs(sp.N(softplus(sp.Float(1.5))) - np.logaddexp(0, 1.5)) < 1e-14
     assert abs(sp.N(sigmoid(sp.Float(-0.5))) - 1 / (1 + np.exp(0.5))) < 1e-14
     assert sp.N(softplus(z)) == softplus(z)  # symbolic arguments stay symbolic
+
+
+def test_torch_conversion_of_constants():
+    y = sp.Symbol("y", real=True)
+    f = to_torch([y], sp.sqrt(2) * y + sp.log(2) + sp.pi * softplus(y) + sp.Rational(1, 3))
+    t = torch.tensor([0.5], dtype=torch.float64)
+    expected = np.sqrt(2) * 0.5 + np.log(2) + np.pi * np.logaddexp(0, 0.5) + 1 / 3
+    assert f(t).item() == pytest.approx(expected, rel=1e-15)

@@ -8,9 +8,31 @@ One concept a module, one home for each helper (the pages import, never copy):
 * :mod:`ebm_utils.checks`     -- gradient checks against autograd and finite differences
 * :mod:`ebm_utils.data`       -- seeded toy data sets
 * :mod:`ebm_utils.training`   -- the training loop with a recorded history
+* :mod:`ebm_utils.toy_energies`  -- analytic energies with known minimum sets (1.1)
+* :mod:`ebm_utils.inference`  -- argmin sets, descent, partition functions, latent free energy (1.1)
+* :mod:`ebm_utils.energies`   -- small trainable energies of 2-D points, landscape measures (1.1)
+* :mod:`ebm_utils.label_energies` -- linear and MLP energies over n labels (1.2)
+* :mod:`ebm_utils.sampling`   -- Gibbs sampling of labels, Monte Carlo negative phase, MCMC (1.2)
+* :mod:`ebm_utils.pairwise`   -- chain rule for losses of one correct and one incorrect answer (1.3)
+* :mod:`ebm_utils.comparison` -- the NLL and pairwise losses side by side (1.3(d))
 * :mod:`ebm_utils.plotting`   -- the book's figure style
 """
-from . import checks, data, derivation, losses, plotting, symbolic, training
+from . import (
+    checks,
+    comparison,
+    data,
+    derivation,
+    energies,
+    inference,
+    label_energies,
+    losses,
+    pairwise,
+    plotting,
+    sampling,
+    symbolic,
+    toy_energies,
+    training,
+)
 from .checks import GradientMismatch, GradientReport, check_gradient, gradcheck_derived, random_points
 from .derivation import Derivation, DerivationError
 from .losses import (
@@ -25,7 +47,14 @@ from .losses import (
 
 __all__ = [
     "checks",
+    "comparison",
     "data",
+    "energies",
+    "inference",
+    "label_energies",
+    "pairwise",
+    "sampling",
+    "toy_energies",
     "training",
     "derivation",
     "losses",

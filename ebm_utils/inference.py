@@ -1,0 +1,289 @@
+r"""Inference with an energy: minimise it, or normalise it (and count the cost).
+
+Energies are costs, :math:`F(x, y) \in \mathbb{R}`; inference returns a low
+energy output.  This module holds the numerical tools of chapter 1.1:
+
+* :func:`argmin_set` -- every grid point whose energy is within ``atol`` of
+  the grid minimum (page 1.1(a): the minimum set may have many elements);
+* :func:`descend` -- batched gradient-descent inference from several
+  starting points (pages 1.1(a) and 1.1(h));
+* :class:`CountingEnergy` -- wraps an energy and counts how many outputs it
+  was evaluated at;
+* :func:`midpoint_grid` and :func:`log_partition_grid` -- the partition
+  function :math:`Z = \int e^{-\beta F(y)}\,dy` over a box by the midpoint
+  rule, with the number of energy evaluations it took (pages 1.1(b), 1.1(c));
+* :func:`latent_free_energy` -- the free energy of a latent variable on a
+  grid, :math:`-\frac{1}{\beta}\log \int e^{-\beta G(z)}\,dz` (page 1.1(h));
+* :func:`reliability` -- expected calibration error of predicted label
+  probabilities (page 1.1(b): normalised is not the same as calibrated).
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from ._validation import check_beta, check_float_tensor
+from .losses import free_energy
+
+__all__ = [
+    "argmin_set",
+    "DescentResult",
+    "descend",
+    "CountingEnergy",
+    "midpoint_grid",
+    "PartitionEstimate",
+    "log_partition_grid",
+    "latent_free_energy",
+    "Reliability",
+    "reliability",
+]
+
+EnergyFn = Callable[[Tensor], Tensor]
+
+
+def _positive_int(value: object, name: str, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _points(points: object, name: str) -> Tensor:
+    p = check_float_tensor(points, name)
+    if p.dim() != 2 or p.shape[0] < 1:
+        raise ValueError(f"{name} must have shape [N, d] with N >= 1, got {tuple(p.shape)}")
+    return p
+
+
+def _evaluate(energy: EnergyFn, points: Tensor) -> Tensor:
+    e = energy(points)
+    if not isinstance(e, Tensor) or e.shape != points.shape[:1]:
+        raise ValueError(
+            f"the energy must map [N, d] points to [N] energies, got "
+            f"{tuple(e.shape) if isinstance(e, Tensor) else type(e).__name__} for {tuple(points.shape)}"
+        )
+    return e
+
+
+# ---------------------------------------------------------------- minimising
+def argmin_set(energy: EnergyFn, grid: Tensor, atol: float = 1e-9) -> tuple[float, Tensor]:
+    r"""The grid version of :math:`\arg\min_y F(y)`.
+
+    Returns the grid minimum :math:`m = \min_i F(y_i)` and every grid point
+    with :math:`F(y_i) \le m + \text{atol}` (shape ``[K, d]``, in grid
+    order).  On a grid a continuum of minimisers shows up as many points, an
+    isolated minimiser as one or a few.  Page 1.1(a).
+    """
+    grid = _points(grid, "grid")
+    if not (math.isfinite(atol) and atol >= 0):
+        raise ValueError(f"atol must be finite and non-negative, got {atol!r}")
+    with torch.no_grad():
+        e = _evaluate(energy, grid)
+    if not bool(torch.isfinite(e).all()):
+        raise ValueError("the energy is not finite at every grid point")
+    m = float(e.min())
+    return m, grid[e <= m + atol]
+
+
+@dataclass(frozen=True)
+class DescentResult:
+    """Outcome of :func:`descend`: final points ``[K, d]``, their energies ``[K]``,
+    and the path ``[steps + 1, K, d]`` (start included)."""
+
+    points: Tensor
+    energies: Tensor
+    path: Tensor
+
+
+def descend(energy: EnergyFn, starts: Tensor, steps: int = 200, lr: float = 0.05) -> DescentResult:
+    r"""Gradient-descent inference :math:`y \leftarrow y - \eta \nabla_y F(y)` from each start.
+
+    ``energy`` maps ``[K, d]`` outputs to ``[K]`` energies; the ``K`` starts
+    descend independently (the gradient of the sum is the stack of the
+    individual gradients).  Pages 1.1(a) and 1.1(h).
+
+    Raises:
+        ValueError: if an energy or a gradient becomes non-finite (divergence
+            is never silent, e.g. when ``lr`` is too large).
+    """
+    y = _points(starts, "starts").detach().clone()
+    steps = _positive_int(steps, "steps", minimum=0)
+    if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
+        raise ValueError(f"lr must be positive and finite, got {lr!r}")
+    path = [y.clone()]
+    for step in range(steps):
+        y.requires_grad_(True)
+        e = _evaluate(energy, y)
+        (g,) = torch.autograd.grad(e.sum(), y)
+        if not (bool(torch.isfinite(e).all()) and bool(torch.isfinite(g).all())):
+            raise ValueError(f"gradient descent diverged at step {step} (try a smaller lr)")
+        y = (y - lr * g).detach()
+        path.append(y.clone())
+    with torch.no_grad():
+        e = _evaluate(energy, y)
+    if not bool(torch.isfinite(e).all()):
+        raise ValueError(f"gradient descent diverged at step {steps} (try a smaller lr)")
+    return DescentResult(y, e, torch.stack(path))
+
+
+# ---------------------------------------------------------------- normalising
+class CountingEnergy:
+    """An energy that counts the outputs it is evaluated at.
+
+    ``CountingEnergy(f)(y)`` returns ``f(y)`` and adds the number of outputs in
+    ``y`` (all dimensions but the last) to :attr:`evaluations`.  Page 1.1(b)
+    uses it to measure what a partition function costs.
+    """
+
+    def __init__(self, energy: EnergyFn) -> None:
+        if not callable(energy):
+            raise TypeError(f"energy must be callable, got {type(energy).__name__}")
+        self.energy = energy
+        self.evaluations = 0
+
+    def __call__(self, y: Tensor) -> Tensor:
+        y = check_float_tensor(y, "y")
+        self.evaluations += math.prod(y.shape[:-1]) if y.dim() > 0 else 1
+        return self.energy(y)
+
+    def reset(self) -> None:
+        self.evaluations = 0
+
+
+def midpoint_grid(low: float, high: float, n: int, dim: int = 1) -> tuple[Tensor, float]:
+    r"""The ``n**dim`` cell midpoints of the box :math:`[\text{low}, \text{high}]^{\text{dim}}`.
+
+    Returns the points ``[n**dim, dim]`` (float64) and the volume
+    :math:`h^{\text{dim}}` of one cell, :math:`h = (\text{high} - \text{low}) / n`.
+    """
+    n = _positive_int(n, "n")
+    dim = _positive_int(dim, "dim")
+    if not (math.isfinite(low) and math.isfinite(high) and low < high):
+        raise ValueError(f"need finite low < high, got [{low}, {high}]")
+    h = (high - low) / n
+    axis = low + h * (torch.arange(n, dtype=torch.float64) + 0.5)
+    pts = torch.cartesian_prod(*([axis] * dim)).reshape(-1, dim)
+    return pts, h**dim
+
+
+@dataclass(frozen=True)
+class PartitionEstimate:
+    """A midpoint-rule partition function: ``log_z``, the ``evaluations`` of the energy
+    it took, and the grid (``n`` points per axis, ``dim`` axes)."""
+
+    log_z: float
+    evaluations: int
+    n: int
+    dim: int
+
+
+def log_partition_grid(
+    energy: EnergyFn,
+    low: float,
+    high: float,
+    n: int,
+    dim: int = 1,
+    beta: float = 1.0,
+    chunk: int = 1 << 16,
+) -> PartitionEstimate:
+    r"""Midpoint rule for :math:`\log Z = \log \int_{[\text{low}, \text{high}]^d} e^{-\beta F(y)}\,dy`.
+
+    .. math::
+        \log Z \approx \log \sum_{i=1}^{n^d} e^{-\beta F(y_i)} + d \log h,
+
+    evaluated with log-sum-exp (no overflow), ``chunk`` points at a time so
+    memory stays bounded.  Every one of the :math:`n^d` cells costs one energy
+    evaluation: the cost grows exponentially with the dimension.  Pages
+    1.1(b) (cost) and 1.1(c) (quadrature against a closed form).
+    """
+    if not callable(energy):
+        raise TypeError(f"energy must be callable, got {type(energy).__name__}")
+    beta = float(check_beta(beta))
+    chunk = _positive_int(chunk, "chunk")
+    counter = energy if isinstance(energy, CountingEnergy) else CountingEnergy(energy)
+    before = counter.evaluations
+    pts, cell = midpoint_grid(low, high, n, dim)
+    parts = []
+    with torch.no_grad():
+        for start in range(0, pts.shape[0], chunk):
+            block = pts[start : start + chunk]
+            e = _evaluate(counter, block)
+            if bool(torch.isnan(e).any()):
+                raise ValueError("the energy is NaN at some grid point")
+            parts.append(torch.logsumexp(-beta * e, dim=0))
+    log_z = float(torch.logsumexp(torch.stack(parts), dim=0)) + math.log(cell)
+    return PartitionEstimate(log_z, counter.evaluations - before, n, dim)
+
+
+def latent_free_energy(
+    energies: Tensor, beta: float | Tensor = 1.0, measure: float = 1.0, dim: int = -1
+) -> Tensor:
+    r"""Free energy of a latent variable sampled on a uniform grid.
+
+    .. math::
+        F_\beta = -\frac{1}{\beta} \log \int e^{-\beta G(z)}\,dz
+                \approx -\frac{1}{\beta} \log \sum_j e^{-\beta G(z_j)}\,\Delta z
+                = \texttt{free\_energy}(G, \beta) - \frac{\log \Delta z}{\beta},
+
+    with ``measure`` :math:`= \Delta z` the grid spacing (the cell volume of
+    the latent grid).  With ``measure=1`` it is
+    :func:`ebm_utils.losses.free_energy` (a sum over discrete latent values).
+    It tends to :math:`\min_z G` as :math:`\beta \to \infty`.  Page 1.1(h).
+    """
+    if isinstance(measure, bool) or not isinstance(measure, (int, float)):
+        raise TypeError(f"measure must be a real number, got {type(measure).__name__}")
+    if not (math.isfinite(measure) and measure > 0):
+        raise ValueError(f"measure must be positive and finite, got {measure!r}")
+    return free_energy(energies, beta, dim) - math.log(measure) / beta
+
+
+# ---------------------------------------------------------------- calibration
+@dataclass(frozen=True)
+class Reliability:
+    """Per-bin confidence, accuracy and counts, and the expected calibration error."""
+
+    ece: float
+    confidence: Tensor
+    accuracy: Tensor
+    counts: Tensor
+
+
+def reliability(probs: Tensor, labels: Tensor, bins: int = 10) -> Reliability:
+    r"""Expected calibration error of predicted label probabilities.
+
+    The prediction is the most probable label and its confidence the
+    probability given to it.  Confidences are binned into ``bins`` equal
+    intervals of :math:`[0, 1]`; with :math:`B_k` the examples of bin :math:`k`,
+
+    .. math::
+        \text{ECE} = \sum_k \frac{|B_k|}{N}\,
+            \bigl|\operatorname{acc}(B_k) - \operatorname{conf}(B_k)\bigr|.
+
+    A model is calibrated when, among the examples it gives confidence
+    :math:`c`, a fraction :math:`c` is right; normalised probabilities need
+    not be (page 1.1(b)).  Empty bins get NaN confidence and accuracy.
+    """
+    p = check_float_tensor(probs, "probs")
+    if p.dim() != 2 or p.shape[1] < 2:
+        raise ValueError(f"probs must have shape [N, n] with n >= 2 labels, got {tuple(p.shape)}")
+    if not isinstance(labels, Tensor) or labels.is_floating_point() or labels.shape != p.shape[:1]:
+        raise TypeError(f"labels must be an integer tensor of shape [{p.shape[0]}]")
+    if bool((p < 0).any()) or not torch.allclose(p.sum(1), torch.ones_like(p[:, 0]), atol=1e-6):
+        raise ValueError("each row of probs must be a probability vector (non-negative, sums to 1)")
+    bins = _positive_int(bins, "bins")
+    conf, pred = p.max(1)
+    right = (pred == labels).to(p.dtype)
+    k = (conf * bins).floor().clamp(max=bins - 1).long()
+    counts = torch.bincount(k, minlength=bins)
+    csum = torch.zeros(bins, dtype=p.dtype).index_add_(0, k, conf)
+    asum = torch.zeros(bins, dtype=p.dtype).index_add_(0, k, right)
+    nonzero = counts > 0
+    c = torch.where(nonzero, csum / counts.clamp(min=1), torch.nan)
+    a = torch.where(nonzero, asum / counts.clamp(min=1), torch.nan)
+    ece = float(((asum - csum).abs()).sum() / p.shape[0])
+    return Reliability(ece, c, a, counts)

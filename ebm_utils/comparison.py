@@ -48,6 +48,7 @@ from ._validation import (
     reduce,
 )
 from .losses import hinge_loss, log_loss, nll_loss, simple_loss, square_square_loss
+from .sampling import EvalCount
 from .training import train
 
 __all__ = [
@@ -55,7 +56,6 @@ __all__ = [
     "LOSSES",
     "LOSS_NAMES",
     "PAIRWISE_NAMES",
-    "EvaluationCount",
     "LabelEnergyModel",
     "loss_info",
     "most_offending",
@@ -241,14 +241,6 @@ def model_loss(
     return _pair(name, pos, neg, check_margin(margin), reduction)
 
 
-@dataclass(frozen=True)
-class EvaluationCount:
-    """Energies evaluated and energies differentiated (gradients), per example."""
-
-    energy: float
-    gradient: float
-
-
 def count_evaluations(
     name: str,
     model: LabelEnergyModel,
@@ -257,11 +249,13 @@ def count_evaluations(
     target: Tensor,
     negative: Tensor | None = None,
     **kwargs: float,
-) -> EvaluationCount:
+) -> EvalCount:
     r"""Cost of one loss-and-gradient computation, per example.
 
     Resets the model's counters, computes :func:`model_loss` with a graph,
-    backpropagates it, and divides the counts by the batch size.  A *gradient
+    backpropagates it, and divides the counts by the batch size (every
+    example costs the same, so the counts per example are whole numbers).
+    Returns the :class:`ebm_utils.sampling.EvalCount` of page 1.2(iii).  A *gradient
     evaluation* is one energy :math:`F_W(x, y')` on the autograd graph, i.e.
     one :math:`\partial F_W(x, y') / \partial W` computed by the backward pass.
     """
@@ -272,7 +266,9 @@ def count_evaluations(
     loss = model_loss(name, model, w, x, target, negative, **kwargs)
     loss.backward()
     b = x.shape[0]
-    return EvaluationCount(model.energy_evals / b, model.graph_evals / b)
+    if model.energy_evals % b or model.graph_evals % b:
+        raise ValueError("evaluation counts are not a whole number per example")
+    return EvalCount(model.energy_evals // b, model.graph_evals // b)
 
 
 def shift_derivative(

@@ -121,12 +121,12 @@ def test_evaluation_counts(n):
     t = torch.randint(0, n, (7,), generator=g)
     neg = (t + 1) % n
     c = count_evaluations("nll", model, w, x, t)
-    assert (c.energy, c.gradient) == (n, n)
+    assert (c.energy_evals, c.gradient_evals) == (n, n)
     for name in PAIRWISE_NAMES:
         c = count_evaluations(name, model, w, x, t, neg)
-        assert (c.energy, c.gradient) == (2, 2)
+        assert (c.energy_evals, c.gradient_evals) == (2, 2)
         c = count_evaluations(name, model, w, x, t)  # most offending negative
-        assert (c.energy, c.gradient) == (n + 2, 2)
+        assert (c.energy_evals, c.gradient_evals) == (n + 2, 2)
 
 
 def test_model_loss_equals_table_loss():

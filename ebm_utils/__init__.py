@@ -36,12 +36,19 @@ from . import (
 from .checks import GradientMismatch, GradientReport, check_gradient, gradcheck_derived, random_points
 from .derivation import Derivation, DerivationError
 from .losses import (
+    energy_loss,
     free_energy,
     gibbs_distribution,
     hinge_loss,
     log_loss,
+    lvq2_loss,
+    mce_loss,
+    mee_loss,
+    most_offending_incorrect,
     nll_loss,
+    perceptron_loss,
     simple_loss,
+    square_exp_loss,
     square_square_loss,
 )
 
@@ -74,5 +81,12 @@ __all__ = [
     "nll_loss",
     "simple_loss",
     "square_square_loss",
+    "energy_loss",
+    "perceptron_loss",
+    "most_offending_incorrect",
+    "lvq2_loss",
+    "mce_loss",
+    "square_exp_loss",
+    "mee_loss",
 ]
 __version__ = "0.1.0"

@@ -112,3 +112,19 @@ def reduce(loss: Tensor, reduction: Reduction) -> Tensor:
     if reduction == "sum":
         return loss.sum()
     return loss.mean()
+
+
+def check_positive(value: object, name: str) -> float:
+    """A positive, finite real scalar (a Python number or a one-element tensor), as a float."""
+    v = _as_float(value, name)
+    if not (math.isfinite(v) and v > 0):
+        raise ValueError(f"{name} must be positive and finite, got {v}")
+    return v
+
+
+def check_two_labels(e: Tensor, what: str) -> None:
+    """``energies`` must offer at least one incorrect label besides the correct one."""
+    if e.shape[-1] < 2:
+        raise ValueError(
+            f"{what} needs at least 2 labels (a correct and an incorrect one), got {e.shape[-1]}"
+        )

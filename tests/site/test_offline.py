@@ -109,3 +109,34 @@ def test_figures_are_opaque_for_dark_mode(built_html: Path) -> None:
         if img.ndim == 3 and img.shape[2] == 4 and float(np.min(img[..., 3])) < 1.0:
             transparent.append(f.name)
     assert not transparent, f"figures with transparent pixels: {transparent}"
+
+
+class _ImageAlts(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.missing: list[str] = []
+        self.count = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "img":
+            a = {k: v or "" for k, v in attrs}
+            self.count += 1
+            if not a.get("alt", "").strip():
+                self.missing.append(a.get("src", "?"))
+
+
+def test_every_image_has_alt_text(built_html: Path) -> None:
+    missing, count = [], 0
+    for page in PAGES:
+        parser = _ImageAlts()
+        parser.feed(page.read_text(encoding="utf-8"))
+        missing += [f"{page.name}: {src}" for src in parser.missing]
+        count += parser.count
+    assert count >= 20, "expected the book's figures"
+    assert not missing, f"images without alt text: {missing}"
+
+
+def test_alt_text_checker_can_fail() -> None:
+    parser = _ImageAlts()
+    parser.feed('<img src="a.png" alt="a figure"><img src="b.png"><img src="c.png" alt=" ">')
+    assert parser.missing == ["b.png", "c.png"]

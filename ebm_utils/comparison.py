@@ -31,7 +31,6 @@ The losses themselves are never re-implemented here: every value comes from
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -47,7 +46,14 @@ from ._validation import (
     check_reduction,
     reduce,
 )
-from .losses import hinge_loss, log_loss, nll_loss, simple_loss, square_square_loss
+from .losses import (
+    hinge_loss,
+    log_loss,
+    most_offending_incorrect,
+    nll_loss,
+    simple_loss,
+    square_square_loss,
+)
 from .sampling import EvalCount
 from .training import train
 
@@ -125,12 +131,9 @@ def most_offending(energies: Tensor, target: Tensor) -> Tensor:
     r"""The incorrect label of lowest energy, :math:`\arg\min_{y' \ne y} F_W(x, y')`, per example.
 
     Needs all ``n`` energies of each example; ties go to the smaller index.
+    The index returned by :func:`ebm_utils.losses.most_offending_incorrect`.
     """
-    e, t = check_energies_target(energies, target)
-    if e.shape[-1] < 2:
-        raise ValueError("choosing an incorrect label needs at least 2 labels")
-    correct = torch.nn.functional.one_hot(t, e.shape[-1]).bool()
-    return e.detach().masked_fill(correct, math.inf).argmin(dim=-1)
+    return most_offending_incorrect(energies.detach() if isinstance(energies, Tensor) else energies, target)[1]
 
 
 def _check_negative(negative: Tensor, target: Tensor, n: int) -> Tensor:

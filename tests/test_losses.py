@@ -14,12 +14,17 @@ from ebm_utils.losses import (
     gibbs_distribution,
     hinge_loss,
     log_loss,
+    lvq2_loss,
+    mce_loss,
     nll_loss,
     simple_loss,
+    square_exp_loss,
     square_square_loss,
 )
 
 PAIR_LOSSES = [hinge_loss, log_loss, simple_loss, square_square_loss]
+# every loss of one correct and one incorrect energy, for the input checks
+ALL_PAIR_LOSSES = PAIR_LOSSES + [lvq2_loss, mce_loss, square_exp_loss]
 MARGIN_LOSSES = [hinge_loss, simple_loss, square_square_loss]
 DTYPES = [torch.float32, torch.float64]
 
@@ -285,15 +290,17 @@ def test_bad_margin(loss, margin):
         loss(GOOD, GOOD, margin)
 
 
-@pytest.mark.parametrize("loss", PAIR_LOSSES)
+@pytest.mark.parametrize("loss", ALL_PAIR_LOSSES)
 def test_bad_reduction(loss):
     with pytest.raises(ValueError, match="reduction"):
         loss(GOOD, GOOD, reduction="average")
+    with pytest.raises(TypeError, match="reduction"):
+        loss(GOOD, GOOD, reduction=None)
     with pytest.raises(ValueError, match="reduction"):
         nll_loss(GOOD, torch.tensor(0), reduction="avg")
 
 
-@pytest.mark.parametrize("loss", PAIR_LOSSES)
+@pytest.mark.parametrize("loss", ALL_PAIR_LOSSES)
 def test_no_silent_broadcasting(loss):
     with pytest.raises(ValueError, match="same shape"):
         loss(torch.zeros(3, dtype=torch.float64), torch.zeros(1, dtype=torch.float64))
@@ -301,7 +308,7 @@ def test_no_silent_broadcasting(loss):
         loss(torch.zeros(3, 1, dtype=torch.float64), torch.zeros(3, dtype=torch.float64))
 
 
-@pytest.mark.parametrize("loss", PAIR_LOSSES)
+@pytest.mark.parametrize("loss", ALL_PAIR_LOSSES)
 def test_pair_type_errors(loss):
     with pytest.raises(TypeError, match="energy_pos"):
         loss([0.1], GOOD)

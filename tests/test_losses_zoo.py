@@ -298,22 +298,6 @@ GOOD = t(0.1, 0.2)
 E = torch.zeros(2, 3, dtype=D)
 
 
-@pytest.mark.parametrize("loss", PAIR)
-def test_pair_bad_inputs(loss):
-    with pytest.raises(TypeError, match="energy_pos"):
-        loss([0.1], GOOD)
-    with pytest.raises(TypeError, match="floating-point"):
-        loss(torch.tensor([1, 2]), torch.tensor([1, 2]))
-    with pytest.raises(TypeError, match="dtype"):
-        loss(GOOD.float(), GOOD)
-    with pytest.raises(ValueError, match="same shape"):
-        loss(torch.zeros(3, dtype=D), torch.zeros(1, dtype=D))
-    with pytest.raises(ValueError, match="reduction"):
-        loss(GOOD, GOOD, reduction="average")
-    with pytest.raises(TypeError, match="reduction"):
-        loss(GOOD, GOOD, reduction=None)
-
-
 @pytest.mark.parametrize("value", [0.0, -1.0, float("inf"), float("nan")])
 def test_bad_saturation_and_gamma(value):
     with pytest.raises(ValueError, match="saturation"):

@@ -242,18 +242,17 @@ def label_sum(term: sp.Expr, index: sp.Symbol, n: int | sp.Expr) -> sp.Expr:
 def canonical(expr: sp.Expr) -> sp.Expr:
     """Rewrite ``expr`` into the forms sympy simplifies best.
 
-    * ``Heaviside(z)`` (value 1/2 at 0) becomes :func:`indicator`'s
-      ``Heaviside(z, 0)``: the book takes derivatives at kinks the way
-      ``torch.relu`` does.
-    * :func:`positive_part`, :func:`indicator` and ``Max``/``Min`` become
-      ``Piecewise``, then nested piecewise expressions are folded.
+    * :func:`positive_part`, :func:`indicator`, ``Heaviside`` and
+      ``Max``/``Min`` become ``Piecewise``, then nested piecewise expressions
+      are folded.  Heaviside keeps its value at 0: ``Heaviside(z)`` (1/2 at
+      0, sympy's default), ``Heaviside(z, 0)`` (= :func:`indicator`) and
+      ``Heaviside(z, 1)`` stay three different functions, so a step that
+      swaps one for another is not proved (the kink is where conventions
+      matter; page 1.3(a)).
     * :func:`softplus` and :func:`sigmoid` become ``log``/``exp``.
     * Unevaluated derivatives and sums of concrete terms are evaluated.
     """
     expr = sp.sympify(expr)
-    expr = expr.replace(
-        lambda e: isinstance(e, sp.Heaviside), lambda e: sp.Heaviside(e.args[0], 0)
-    )
     expr = expr.replace(
         lambda e: isinstance(e, (positive_part, indicator, sp.Max, sp.Min, sp.Heaviside)),
         lambda e: e.rewrite(sp.Piecewise),

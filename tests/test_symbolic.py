@@ -69,11 +69,14 @@ def test_label_sum_fixed_and_symbolic():
         label_sum(F(W, x, k), "k", 3)
 
 
-def test_canonical_uses_the_relu_convention():
-    # sympy's own derivative of Max has Heaviside(0) = 1/2; canonical() maps it to 0
+def test_canonical_keeps_heaviside_value_at_zero():
+    # sympy's own derivative of Max has Heaviside(0) = 1/2; canonical() keeps it
     g = canonical(sp.diff(sp.Max(0, z), z))
-    assert g.subs(z, 0) == 0 and g.subs(z, 1) == 1
-    assert sp.simplify(canonical(sp.diff(positive_part(z), z) - sp.Heaviside(z))) == 0
+    assert g.subs(z, 0) == sp.S.Half and g.subs(z, 1) == 1 and g.subs(z, -1) == 0
+    # the book's indicator (the relu convention) is Heaviside(z, 0), not Heaviside(z)
+    assert sp.simplify(canonical(sp.diff(positive_part(z), z) - sp.Heaviside(z, 0))) == 0
+    assert canonical(sp.diff(positive_part(z), z) - sp.Heaviside(z)).subs(z, 0) == -sp.S.Half
+    assert canonical(sp.Heaviside(z, 1) - sp.Heaviside(z, 0)).subs(z, 0) == 1
 
 
 GRID = [-1000.0, -30.0, -1.0, 0.0, 0.5, 30.0, 1000.0]

@@ -10,12 +10,14 @@ NOEXEC := _build/_config.noexec.yml
 # one thread per process: nbval runs two kernels side by side on two cores
 TEST_ENV := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 
-.PHONY: help venv book book-student test book-strict site-tests lab notebooks clean
+.PHONY: help venv book book-student test test-seeds mutation book-strict site-tests lab notebooks clean
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make book       build the HTML book in _build/html (executes notebooks via the cache)"
 	@echo "make test       unit tests, nbval on every notebook, strict book build, HTML and browser tests"
+	@echo "make test-seeds execute every notebook under other seeds (SEEDS=\"1 2 3 4 5\"): every assert must hold"
+	@echo "make mutation   mutation testing (mutmut) of the checkers: do the tests catch a wrong answer?"
 	@echo "make book-student  the book with exercise solutions hidden, in _build/student"
 	@echo "make lab        JupyterLab on the book, with ebm_utils importable"
 	@echo "make notebooks  re-execute every notebook in place (before committing)"
@@ -36,6 +38,16 @@ test: $(STAMP)
 	    --nbval-sanitize-with tests/nbval_sanitize.cfg --ignore=tests/site tests book
 	$(MAKE) book-strict
 	$(MAKE) site-tests
+
+# every notebook under other book seeds (EBM_SEED), two kernels at a time; outputs not compared
+SEEDS ?= 1 2 3 4 5
+test-seeds: $(STAMP)
+	$(TEST_ENV) $(BIN)/python tools/run_seeds.py --seeds "$(SEEDS)" --jobs 2
+
+# mutation testing of the modules that check the book (see tools/mutation.py)
+mutation: $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-mutation.txt
+	$(BIN)/python tools/mutation.py
 
 # the built HTML: no remote assets; every page in headless Chromium (skips without it)
 site-tests: $(STAMP)

@@ -8,6 +8,11 @@ import pytest
 import torch
 
 from ebm_utils import seeding
+from ebm_utils.checks import random_points
+from ebm_utils.continuous_energies import MLPEnergy
+from ebm_utils.data import ring
+from ebm_utils.label_energies import TinyLabelEnergy
+from ebm_utils.sampling import sample_labels
 
 
 @pytest.fixture
@@ -40,6 +45,26 @@ def test_another_book_seed_changes_every_draw(monkeypatch):
     assert not torch.equal(drawn, old)
     assert seeding.numpy_rng(3).random() != np.random.default_rng(3).random()
     assert seeding.python_rng(3).random() != random.Random(3).random()
+
+
+def test_library_draws_follow_the_book_seed(monkeypatch):
+    """Data sets, random points, model init and samplers all move with EBM_SEED."""
+    e = torch.tensor([0.0, 0.5, 1.0, 3.0], dtype=torch.float64)
+
+    def draws() -> list[torch.Tensor]:
+        return [
+            ring(5, stream=1),
+            random_points(3, 2, stream=2),
+            MLPEnergy(hidden=3).init(stream=3),
+            TinyLabelEnergy().init(stream=4),
+            sample_labels(e, 20, stream=5),
+        ]
+
+    monkeypatch.delenv("EBM_SEED", raising=False)
+    first = draws()
+    assert all(torch.equal(a, b) for a, b in zip(first, draws()))  # reproducible
+    monkeypatch.setenv("EBM_SEED", "7")
+    assert all(not torch.equal(a, b) for a, b in zip(first, draws()))  # every one moved
 
 
 def test_streams_of_one_seed_differ_and_never_collide(monkeypatch):
@@ -80,3 +105,19 @@ def test_sweep(unset):
     with pytest.raises(TypeError):
         seeding.sweep(2.0)  # type: ignore[arg-type]
 
+
+def test_the_library_seeds_only_in_seeding():
+    """No module but seeding makes a generator; derivation.py is exempt while its seeding is rewritten."""
+    import re
+    from pathlib import Path
+
+    root = Path(seeding.__file__).parent
+    pattern = re.compile(r"manual_seed\(|default_rng\(|random\.Random\(|random\.seed\(|torch\.Generator\(\)")
+    offenders = [
+        f"{p.name}:{i}: {line.strip()}"
+        for p in sorted(root.glob("*.py"))
+        if p.name not in ("seeding.py", "derivation.py")
+        for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), start=1)
+        if pattern.search(line)
+    ]
+    assert offenders == []

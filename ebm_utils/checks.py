@@ -17,6 +17,11 @@ tolerances met, so notebook output is identical on every machine, and raises
 gradient by making it the ``backward`` of a custom ``torch.autograd.Function``
 (gradcheck would otherwise only test torch's own derivatives).
 
+:func:`one_sided_derivatives` gives the left and right difference quotients
+of a scalar function, for the kinks of chapter 1.3 where no gradient exists.
+:func:`random_points` draws the seeded points of every check from
+:func:`ebm_utils.seeding.generator`.
+
 Introduced on the page "How this book checks itself".
 """
 from __future__ import annotations
@@ -27,6 +32,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from . import seeding
+from ._validation import check_callable, check_int, check_interval
+
 __all__ = [
     "GradientMismatch",
     "GradientReport",
@@ -35,6 +43,7 @@ __all__ = [
     "gradcheck_derived",
     "random_points",
     "finite_difference_gradient",
+    "one_sided_derivatives",
 ]
 
 
@@ -76,14 +85,17 @@ class GradientReport:
 
 
 def random_points(
-    n: int, dim: int, low: float = -2.0, high: float = 2.0, seed: int = 0
+    n: int, dim: int, low: float = -2.0, high: float = 2.0, stream: int = 0
 ) -> Tensor:
-    """``n`` seeded uniform points in ``[low, high]^dim`` (float64), shape ``[n, dim]``."""
-    if n < 1 or dim < 1:
-        raise ValueError(f"need n >= 1 and dim >= 1, got n={n}, dim={dim}")
-    if not low < high:
-        raise ValueError(f"need low < high, got [{low}, {high}]")
-    g = torch.Generator().manual_seed(seed)
+    """``n`` uniform points in ``[low, high]^dim`` (float64), shape ``[n, dim]``, from ``stream``.
+
+    Drawn from :func:`ebm_utils.seeding.generator` ``(stream)``: the same points
+    for the same stream, other points under another ``EBM_SEED``.
+    """
+    check_int(n, "n")
+    check_int(dim, "dim")
+    check_interval(low, high)
+    g = seeding.generator(stream)
     return low + (high - low) * torch.rand(n, dim, generator=g, dtype=torch.float64)
 
 
@@ -224,3 +236,23 @@ def gradcheck_derived(
     fn = derived_function(forward, gradients)
     xs = tuple(x.detach().clone().requires_grad_(True) for x in inputs)
     return torch.autograd.gradcheck(fn, xs, eps=eps, atol=atol, rtol=rtol, raise_exception=True)
+
+
+def one_sided_derivatives(
+    f: Callable[[Tensor], Tensor], z0: float, h: float = 1e-6
+) -> tuple[float, float]:
+    r"""Left and right difference quotients of a scalar function at ``z0`` (float64).
+
+    .. math::
+        \left(\frac{f(z_0) - f(z_0 - h)}{h},\ \frac{f(z_0 + h) - f(z_0)}{h}\right)
+
+    At a kink of a piecewise-smooth function they tend to the two different
+    one-sided derivatives; where the function is differentiable, to the same
+    value.  Pages 1.3(a) and 1.3(c).
+    """
+    check_callable(f, "f")
+    if not (isinstance(h, (int, float)) and 0 < h < 1):
+        raise ValueError(f"h must lie in (0, 1), got {h!r}")
+    z = torch.tensor(float(z0), dtype=torch.float64)
+    f0 = float(f(z))
+    return (f0 - float(f(z - h))) / h, (float(f(z + h)) - f0) / h

@@ -96,7 +96,8 @@ class Derivation:
         self.lhs = None if lhs is None else sp.sympify(lhs)
         self.where = tuple(sp.sympify(c) for c in where)
         self.trials = trials
-        self.seed = seed_for(stream)
+        seed_for(stream)  # validates the stream now, not at the first step
+        self.stream = stream
         self.timeout = float(timeout)
         self.steps: list[Step] = [Step(sp.sympify(expr), because, "given")]
 
@@ -114,7 +115,7 @@ class Derivation:
         try:
             verdict = decide(
                 self.steps[-1].expr, expr, where=self.where, trials=self.trials,
-                seed=self.seed * 1000 + number, timeout=self.timeout,
+                stream=self.stream, salt=f"step {number}", timeout=self.timeout,
             )
         except DerivationError as err:
             raise DerivationError(f"step {number} ({because!r}) is refused: {err}") from None

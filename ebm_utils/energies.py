@@ -1,306 +1,277 @@
-r"""Small trainable energies of 2-D points, and how to judge a learned landscape.
+r"""The one interface every energy of the book implements: :math:`F_W(x, y)`.
 
-Every model is an energy :math:`F_W(y)` of a point :math:`y \in \mathbb{R}^d`
-(or, reading the first coordinate as the input, of a pair :math:`(x, y)`),
-written as a *cost*: low energy means "looks like the data".  The parameters
-:math:`W` are one flat float64 vector ``w``, so that
-:func:`ebm_utils.training.train` and :func:`ebm_utils.checks.check_gradient`
-use the models directly.  Call a model as ``model(w, y)`` with ``y`` of shape
-``[N, d]``; it returns the ``[N]`` energies.
+An energy is a *cost*: low energy means that the output :math:`y` is
+compatible with the input :math:`x`.  Every model of the book, trainable or
+analytic, over labels or over continuous outputs, is called the same way::
 
-Models (chapter 1.1, pages (d), (e) and (f)):
+    model = SomeEnergy(...)            # the architecture
+    w = model.init(stream=0)           # its parameters, from the book's seed
+    model(w, x, y)                     # F_W(x_i, y_i) for every example: shape [B]
+    model.grad_w(w, x, y)              # dF_W(x_i, y_i)/dW per example: shape [B, P]
+    model.grad_y(w, x, y)              # dF_W(x_i, y_i)/dy_i (continuous y): shape [B, y_dim]
 
-* :class:`MLPEnergy` -- :math:`F_W(y) = v^\top \tanh(A y + c) + b`, a flexible
-  energy, unbounded below (``head="linear"``) or bounded below by 0
-  (``head="softplus"``: the same network passed through
-  :math:`\operatorname{softplus}`);
-* :class:`KMeansEnergy` -- :math:`F_W(y) = \min_k \lVert y - c_k\rVert^2`,
-  whose low-energy region is limited by the architecture to ``K`` blobs;
-* :class:`SubspaceEnergy` -- :math:`F_W(y) = \lVert (I - P_U)(y - \mu)\rVert^2`,
-  the PCA energy: squared distance to an affine subspace of rank ``r < d``.
+* ``x`` is a ``[B, x_dim]`` float tensor of inputs, or ``None`` for an
+  unconditional energy :math:`F_W(y)` (then ``model.x_dim is None``);
+* ``y`` is a ``[B, y_dim]`` float tensor for a :class:`ContinuousEnergy`, and a
+  ``[B]`` integer tensor of labels in ``[0, n)`` for a :class:`LabelEnergy`;
+* ``x`` and ``y`` have the same batch size ``B``, or one of them has batch 1
+  and is broadcast ("one input, many candidate outputs").
 
-Judging a landscape:
+**Why ``w`` is one flat float64 vector.**  The parameters :math:`W` are not
+hidden inside an ``nn.Module``: they are one 1-D float64 tensor of length
+:attr:`Energy.num_params`, passed to every call.  The book's checks need
+exactly that: :func:`ebm_utils.checks.check_gradient` perturbs one coordinate
+at a time for central differences (float64, so that the comparison is
+meaningful to ~1e-7), ``torch.autograd.gradcheck`` and
+``torch.autograd.functional.jacobian`` take a tensor, the chain-rule pages of
+chapter 1.3 write :math:`\partial F / \partial W` as a row of length ``P``, and
+:func:`ebm_utils.training.train` updates ``[w]``.  Each model's ``unpack``
+returns named views of ``w`` for reading it.
 
-* :func:`energy_on_grid` -- the energy on a square grid, ready for ``contourf``;
-* :func:`off_data_mask` -- grid points farther than a distance from every data point;
-* :func:`separation` -- the probability that an off-data point has a higher
-  energy than a data point (1: perfect contrast, 1/2: none);
-* :func:`soft_volume` -- :math:`\int e^{-F(y)/T}\,dy` over the grid, a smooth
-  measure of how much space has low energy (the regulariser of pages (e), (f)).
+Kinds of energies (the models live in :mod:`ebm_utils.continuous_energies` and
+:mod:`ebm_utils.label_energies`):
+
+* :class:`ContinuousEnergy` -- :math:`y \in \mathbb{R}^{d}`; adds :meth:`ContinuousEnergy.grad_y`,
+  the gradient that inference by descent, Langevin sampling and score
+  matching need;
+* :class:`LabelEnergy` -- :math:`y \in \{0, \dots, n-1\}`; adds
+  :meth:`LabelEnergy.energies`, all ``n`` energies of each input at once;
+* :class:`LatentEnergy` -- a continuous energy :math:`G_W(x, y, z)` whose
+  output is the pair :math:`(y, z)` (``z`` in the last ``z_dim`` columns);
+  :meth:`LatentEnergy.energy_table` evaluates it on a grid of latent values,
+  to minimise (:math:`\min_z G`) or marginalise (the free energy) :math:`z`.
+
+Every model counts the energies it evaluates (:attr:`Energy.energy_evals`)
+and, separately, those evaluated while autograd records a graph for ``w``
+(:attr:`Energy.graph_evals`): each of those is one gradient
+:math:`\partial F_W(x, y) / \partial W` when the loss is backpropagated.
+Pages 1.2(iii) and 1.3(d)(i) count costs this way (:mod:`ebm_utils.costs`).
 """
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as Fn
 from torch import Tensor
 
-from ._validation import check_float_tensor
-from .inference import midpoint_grid
+from . import seeding
+from ._validation import (
+    check_batch,
+    check_int,
+    check_labels,
+    check_positive,
+    check_rows,
+    check_vector,
+)
 
-__all__ = [
-    "Energy",
-    "MLPEnergy",
-    "KMeansEnergy",
-    "SubspaceEnergy",
-    "energy_on_grid",
-    "off_data_mask",
-    "separation",
-    "soft_volume",
-]
+__all__ = ["Energy", "ContinuousEnergy", "LabelEnergy", "LatentEnergy", "unflatten"]
 
 
-def _positive_int(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return value
+def unflatten(w: Tensor, shapes: Sequence[tuple[int, ...]]) -> list[Tensor]:
+    """Consecutive views of the flat vector ``w`` with the given shapes (``()`` for a scalar)."""
+    sizes = [math.prod(s) for s in shapes]
+    if sum(sizes) != w.shape[0]:
+        raise ValueError(f"the shapes {list(shapes)} need {sum(sizes)} parameters, w has {w.shape[0]}")
+    out, start = [], 0
+    for shape, size in zip(shapes, sizes):
+        out.append(w[start : start + size].reshape(shape))
+        start += size
+    return out
 
 
-def _positive_float(value: object, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be positive and finite, got {value!r}")
-    return float(value)
+class Energy(ABC):
+    r"""An energy :math:`F_W(x, y)` with flat float64 parameters; see the module docstring.
 
-
-class Energy:
-    """Base class: an energy of ``dim``-dimensional points with a flat parameter vector.
-
-    Subclasses set :attr:`num_params` and define :meth:`_init` and :meth:`_energy`.
+    Subclasses set :attr:`num_params`, define :meth:`check_y`, :meth:`_init`
+    (the parameter draw) and :meth:`_energy` (the energies of a validated,
+    broadcast batch).
     """
 
     num_params: int
+    x_dim: int | None
 
-    def __init__(self, dim: int) -> None:
-        self.dim = _positive_int(dim, "dim")
+    def __init__(self, x_dim: int | None) -> None:
+        self.x_dim = None if x_dim is None else check_int(x_dim, "x_dim")
+        self.reset_counts()
 
+    # ------------------------------------------------------------ counters
+    def reset_counts(self) -> None:
+        """Set both evaluation counters to zero."""
+        self.energy_evals = 0
+        self.graph_evals = 0
+
+    def _count(self, pairs: int, w: Tensor) -> None:
+        self.energy_evals += pairs
+        if torch.is_grad_enabled() and w.requires_grad:
+            self.graph_evals += pairs
+
+    # ------------------------------------------------------------ checks
     def check_w(self, w: object) -> Tensor:
         """``w`` as a float tensor of shape ``(num_params,)``, or a clear error."""
-        if not isinstance(w, Tensor) or not w.is_floating_point():
-            raise TypeError("w must be a floating-point torch.Tensor")
-        if w.shape != (self.num_params,):
-            raise ValueError(f"w must have shape ({self.num_params},), got {tuple(w.shape)}")
+        return check_vector(w, self.num_params)
+
+    def check_x(self, x: object) -> Tensor | None:
+        """``x`` as a ``[B, x_dim]`` float tensor (``None`` for an unconditional energy)."""
+        if self.x_dim is None:
+            if x is not None:
+                raise ValueError(f"{type(self).__name__} is unconditional (x_dim is None): pass x=None")
+            return None
+        if x is None:
+            raise ValueError(f"{type(self).__name__} needs an input x of shape [B, {self.x_dim}]")
+        return check_rows(x, self.x_dim, "x")
+
+    @abstractmethod
+    def check_y(self, y: object) -> Tensor:
+        """``y`` as a validated batch of outputs."""
+
+    def _batch(self, w: object, x: object, y: object) -> tuple[Tensor, Tensor | None, Tensor]:
+        """Validate ``w, x, y`` and broadcast a batch of 1 against the other batch."""
+        w, x, y = self.check_w(w), self.check_x(x), self.check_y(y)
+        if x is not None:
+            b = check_batch({"x": x.shape[0], "y": y.shape[0]})
+            x = x.expand(b, x.shape[1])
+            y = y.expand(b, *y.shape[1:])
+        return w, x, y
+
+    # ------------------------------------------------------------ the interface
+    def __call__(self, w: Tensor, x: Tensor | None, y: Tensor) -> Tensor:
+        """The energies :math:`F_W(x_i, y_i)`, shape ``[B]``."""
+        w, x, y = self._batch(w, x, y)
+        self._count(y.shape[0], w)
+        return self._energy(w, x, y)
+
+    def init(self, stream: int = 0, scale: float = 1.0) -> Tensor:
+        """Parameters drawn from :func:`ebm_utils.seeding.generator` ``(stream)``.
+
+        A fresh float64 leaf tensor of shape ``(num_params,)`` without
+        ``requires_grad``; ``scale`` multiplies the spread of the draw.
+        """
+        scale = check_positive(scale, "scale")
+        w = self._init(seeding.generator(stream), scale)
+        assert w.shape == (self.num_params,) and w.dtype == torch.float64
         return w
+
+    def grad_w(self, w: Tensor, x: Tensor | None, y: Tensor, create_graph: bool = False) -> Tensor:
+        r"""Per-example gradients :math:`\partial F_W(x_i, y_i) / \partial W`, shape ``[B, P]``.
+
+        Computed by ``torch.autograd.functional.jacobian`` of :meth:`__call__`;
+        ``create_graph=True`` keeps the graph (for a loss built on these gradients).
+        """
+        w = self.check_w(w)
+        base = w if create_graph else w.detach()
+        return torch.autograd.functional.jacobian(
+            lambda v: self(v, x, y), base, create_graph=create_graph, vectorize=True
+        )
+
+    @abstractmethod
+    def _init(self, g: torch.Generator, scale: float) -> Tensor:
+        """Draw the float64 parameters from ``g``."""
+
+    @abstractmethod
+    def _energy(self, w: Tensor, x: Tensor | None, y: Tensor) -> Tensor:
+        """The ``[B]`` energies of validated ``w``, ``x`` (``[B, x_dim]`` or None) and ``y``."""
+
+
+class ContinuousEnergy(Energy):
+    r"""An energy of a continuous output :math:`y \in \mathbb{R}^{\text{y\_dim}}`."""
+
+    def __init__(self, y_dim: int, x_dim: int | None = None) -> None:
+        super().__init__(x_dim)
+        self.y_dim = check_int(y_dim, "y_dim")
 
     def check_y(self, y: object) -> Tensor:
-        """``y`` as a float tensor of shape ``[N, dim]``, or a clear error."""
-        y = check_float_tensor(y, "y")
-        if y.dim() != 2 or y.shape[1] != self.dim:
-            raise ValueError(f"y must have shape [N, {self.dim}], got {tuple(y.shape)}")
-        return y
+        """``y`` as a ``[B, y_dim]`` float tensor, or a clear error."""
+        return check_rows(y, self.y_dim, "y")
 
-    def init_params(self, seed: int = 0, scale: float = 1.0) -> Tensor:
-        """Seeded float64 parameters (a fresh leaf tensor without ``requires_grad``)."""
-        scale = _positive_float(scale, "scale")
-        g = torch.Generator().manual_seed(seed)
-        w = self._init(g, scale)
-        assert w.shape == (self.num_params,)
-        return w
+    def grad_y(self, w: Tensor, x: Tensor | None, y: Tensor, create_graph: bool = False) -> Tensor:
+        r"""Per-example gradients :math:`\nabla_y F_W(x_i, y_i)`, shape ``[B, y_dim]``.
 
-    def __call__(self, w: Tensor, y: Tensor) -> Tensor:
-        """The energies ``[N]`` of the points ``y`` (``[N, dim]``) under parameters ``w``."""
-        return self._energy(self.check_w(w), self.check_y(y))
-
-    def _init(self, g: torch.Generator, scale: float) -> Tensor:  # pragma: no cover
-        raise NotImplementedError
-
-    def _energy(self, w: Tensor, y: Tensor) -> Tensor:  # pragma: no cover
-        raise NotImplementedError
+        The gradient that gradient-descent inference (1.1(a), 1.1(h)) and
+        Langevin sampling follow.  ``create_graph=True`` keeps the graph in
+        ``w`` (score matching differentiates :math:`\nabla_y F` with respect to :math:`W`).
+        """
+        w, x, y = self._batch(w, x, y)
+        y = y.detach().clone().requires_grad_(True)
+        with torch.enable_grad():
+            e = self(w if create_graph else w.detach(), x, y)
+            (g,) = torch.autograd.grad(e.sum(), y, create_graph=create_graph)
+        return g
 
 
-class MLPEnergy(Energy):
-    r"""A one-hidden-layer network, :math:`F_W(y) = v^\top \tanh(A y + c) + b`.
+class LatentEnergy(ContinuousEnergy):
+    r"""An energy :math:`G_W(x, y, z)` with a latent variable :math:`z \in \mathbb{R}^{\text{z\_dim}}`.
 
-    :math:`W = (A, c, v, b)` with :math:`A \in \mathbb{R}^{h \times d}` and
-    :math:`c, v \in \mathbb{R}^h`, :math:`b \in \mathbb{R}`.  With
-    ``head="softplus"`` the energy is :math:`\operatorname{softplus}` of the same
-    expression, so :math:`F_W \ge 0`; with ``head="linear"`` it is unbounded
-    below (the output bias :math:`b` alone can lower every energy at once, the
-    collapse of page 1.1(e)).
+    It is a :class:`ContinuousEnergy` of the pair :math:`(y, z)`: the ``y``
+    argument of :meth:`__call__` has ``y_dim = visible_dim + z_dim`` columns,
+    the latent ones last, so :meth:`grad_y` returns
+    :math:`(\nabla_y G, \nabla_z G)`.  The energy of the output alone is
+    obtained by minimising, :math:`E(x, y) = \min_z G(x, y, z)`, or
+    marginalising, :math:`F_\beta(x, y) = -\frac1\beta \log \int e^{-\beta G}\,dz`
+    (page 1.1(h)); both start from :meth:`energy_table`.
     """
 
-    def __init__(self, dim: int = 2, hidden: int = 16, head: str = "linear") -> None:
-        super().__init__(dim)
-        self.hidden = _positive_int(hidden, "hidden")
-        if head not in ("linear", "softplus"):
-            raise ValueError(f"head must be 'linear' or 'softplus', got {head!r}")
-        self.head = head
-        self.num_params = hidden * dim + 2 * hidden + 1
+    def __init__(self, visible_dim: int, z_dim: int, x_dim: int | None = None) -> None:
+        self.visible_dim = check_int(visible_dim, "visible_dim")
+        self.z_dim = check_int(z_dim, "z_dim")
+        super().__init__(visible_dim + z_dim, x_dim)
 
-    def unpack(self, w: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """The views ``(A, c, v, b)`` of a flat parameter vector."""
-        w = self.check_w(w)
-        h, d = self.hidden, self.dim
-        a = w[: h * d].reshape(h, d)
-        c = w[h * d : h * d + h]
-        v = w[h * d + h : h * d + 2 * h]
-        b = w[-1]
-        return a, c, v, b
+    def join(self, y: Tensor, z: Tensor) -> Tensor:
+        """The argument ``[B, y_dim]`` of :meth:`__call__`: outputs ``[B, visible_dim]`` then latents ``[B, z_dim]``."""
+        y = check_rows(y, self.visible_dim, "y")
+        z = check_rows(z, self.z_dim, "z")
+        b = check_batch({"y": y.shape[0], "z": z.shape[0]})
+        return torch.cat([y.expand(b, -1), z.expand(b, -1)], dim=1)
 
-    def _init(self, g: torch.Generator, scale: float) -> Tensor:
-        h, d = self.hidden, self.dim
-        return torch.cat(
-            [
-                torch.randn(h * d, generator=g, dtype=torch.float64) * scale * 2.0 / math.sqrt(d),
-                torch.randn(h, generator=g, dtype=torch.float64) * scale,
-                torch.randn(h, generator=g, dtype=torch.float64) * scale / math.sqrt(h),
-                torch.zeros(1, dtype=torch.float64),
-            ]
-        )
+    def energy_table(self, w: Tensor, x: Tensor | None, y: Tensor, z: Tensor, chunk: int = 1 << 16) -> Tensor:
+        r""":math:`G_W(x_i, y_i, z_k)` for every output ``y_i`` (``[B, visible_dim]``) and latent ``z_k`` (``[K, z_dim]``).
 
-    def _energy(self, w: Tensor, y: Tensor) -> Tensor:
-        a, c, v, b = self.unpack(w)
-        out = torch.tanh(y @ a.T + c) @ v + b
-        return Fn.softplus(out) if self.head == "softplus" else out
+        Returns ``[B, K]``; ``x`` is ``[B, x_dim]``, ``[1, x_dim]`` or ``None``.
+        Evaluated about ``chunk`` pairs at a time (memory stays bounded); it
+        costs ``B * K`` energy evaluations.
+        """
+        y = check_rows(y, self.visible_dim, "y")
+        z = check_rows(z, self.z_dim, "z")
+        x = self.check_x(x)
+        b, k = y.shape[0], z.shape[0]
+        if x is not None:
+            check_batch({"x": x.shape[0], "y": b})
+        step = max(1, check_int(chunk, "chunk") // k)
+        rows = []
+        for start in range(0, b, step):
+            yb = y[start : start + step]
+            nb = yb.shape[0]
+            xb = x if x is None or x.shape[0] == 1 else x[start : start + step].repeat_interleave(k, 0)
+            pairs = torch.cat([yb.repeat_interleave(k, 0), z.repeat(nb, 1)], dim=1)
+            rows.append(self(w, xb, pairs).reshape(nb, k))
+        return torch.cat(rows)
 
 
-class KMeansEnergy(Energy):
-    r"""The K-means energy :math:`F_W(y) = \min_k \lVert y - c_k\rVert^2`, :math:`W = (c_1, \dots, c_K)`.
+class LabelEnergy(Energy):
+    r"""An energy of an input :math:`x \in \mathbb{R}^{\text{x\_dim}}` and a label :math:`y \in \{0, \dots, n-1\}`.
 
-    Whatever the centres, only ``K`` points have energy 0 and the energy grows
-    quadratically away from them: the architecture limits the volume of
-    low-energy space (page 1.1(f)).  Gradient descent on the mean energy of the
-    data is batch K-means with a learning rate.  :meth:`init_params` draws the
-    centres from ``data`` when it is given (so that no centre starts unused).
+    The text numbers labels from 1, the code from 0.  Subclasses also define
+    :meth:`_energies`, the energies of all ``n`` labels of a batch of inputs.
     """
 
-    def __init__(self, dim: int = 2, k: int = 8) -> None:
-        super().__init__(dim)
-        self.k = _positive_int(k, "k")
-        self.num_params = k * dim
+    def __init__(self, x_dim: int, n_labels: int) -> None:
+        super().__init__(check_int(x_dim, "x_dim"))
+        self.n_labels = check_int(n_labels, "n_labels")
 
-    def centres(self, w: Tensor) -> Tensor:
-        """The ``[K, dim]`` centres."""
-        return self.check_w(w).reshape(self.k, self.dim)
+    def check_y(self, y: object) -> Tensor:
+        """``y`` as ``[B]`` int64 labels in ``[0, n_labels)``, or a clear error."""
+        labels = check_labels(y, self.n_labels, "y")
+        if labels.dim() != 1 or labels.shape[0] < 1:
+            raise ValueError(f"y must have shape [B] (one label per input), got {tuple(labels.shape)}")
+        return labels
 
-    def init_params(self, seed: int = 0, scale: float = 1.0, data: Tensor | None = None) -> Tensor:
-        """Centres drawn from ``data`` (without replacement) or ``N(0, scale^2)``."""
-        if data is None:
-            return super().init_params(seed, scale)
-        data = self.check_y(data)
-        if data.shape[0] < self.k:
-            raise ValueError(f"need at least k={self.k} data points, got {data.shape[0]}")
-        g = torch.Generator().manual_seed(seed)
-        idx = torch.randperm(data.shape[0], generator=g)[: self.k]
-        return data[idx].detach().clone().to(torch.float64).reshape(-1)
+    def energies(self, w: Tensor, x: Tensor) -> Tensor:
+        """Energies of all ``n`` labels, shape ``[B, n]``; counts ``n`` evaluations per input."""
+        w, x = self.check_w(w), self.check_x(x)
+        self._count(x.shape[0] * self.n_labels, w)
+        return self._energies(w, x)
 
-    def _init(self, g: torch.Generator, scale: float) -> Tensor:
-        return torch.randn(self.num_params, generator=g, dtype=torch.float64) * scale
-
-    def _energy(self, w: Tensor, y: Tensor) -> Tensor:
-        c = w.reshape(self.k, self.dim)
-        d2 = (y[:, None, :] - c[None, :, :]).square().sum(-1)  # [N, K], exact (no cdist)
-        return d2.min(dim=1).values
-
-
-class SubspaceEnergy(Energy):
-    r"""The PCA energy :math:`F_W(y) = \lVert (I - Q Q^\top)(y - \mu)\rVert^2`.
-
-    :math:`W = (\mu, U)` with :math:`U \in \mathbb{R}^{d \times r}`, ``r < dim``;
-    :math:`Q` is the orthonormal basis of the span of :math:`U` (a QR
-    decomposition, differentiable).  Zero exactly on an affine subspace of
-    dimension ``r``: low energy on a set of volume zero whatever :math:`W`
-    is (page 1.1(f)).
-    """
-
-    def __init__(self, dim: int = 2, rank: int = 1) -> None:
-        super().__init__(dim)
-        self.rank = _positive_int(rank, "rank")
-        if rank >= dim:
-            raise ValueError(f"rank must be smaller than dim={dim} (rank {rank} makes F = 0), got {rank}")
-        self.num_params = dim + dim * rank
-
-    def _init(self, g: torch.Generator, scale: float) -> Tensor:
-        return torch.randn(self.num_params, generator=g, dtype=torch.float64) * scale
-
-    def basis(self, w: Tensor) -> tuple[Tensor, Tensor]:
-        """``(mu, Q)``: the offset and the ``[dim, rank]`` orthonormal basis."""
-        w = self.check_w(w)
-        mu = w[: self.dim]
-        u = w[self.dim :].reshape(self.dim, self.rank)
-        q, _ = torch.linalg.qr(u)
-        return mu, q
-
-    def _energy(self, w: Tensor, y: Tensor) -> Tensor:
-        mu, q = self.basis(w)
-        z = y - mu
-        resid = z - (z @ q) @ q.T
-        return resid.square().sum(-1)
-
-
-# ---------------------------------------------------------------- judging a landscape
-def energy_on_grid(
-    energy: Callable[[Tensor], Tensor], low: float = -2.0, high: float = 2.0, n: int = 81
-) -> tuple[Tensor, Tensor, Tensor]:
-    """The energy at the ``n x n`` cell midpoints of ``[low, high]^2``.
-
-    Returns ``(Y1, Y2, E)``, each ``[n, n]`` and indexed ``[row, column] =
-    [y2 index, y1 index]`` as ``matplotlib.pyplot.contourf(Y1, Y2, E)`` expects.
-    ``energy`` maps ``[N, 2]`` points to ``[N]`` energies; it is called once,
-    without gradients.
-    """
-    pts, _ = midpoint_grid(low, high, n, dim=2)  # first coordinate varies slowest
-    with torch.no_grad():
-        e = energy(pts)
-    if not isinstance(e, Tensor) or e.shape != (n * n,):
-        raise ValueError(f"energy must map [N, 2] points to [N] energies, got {getattr(e, 'shape', e)}")
-    e = e.reshape(n, n).T  # [y2, y1]
-    y1 = pts[:, 0].reshape(n, n).T
-    y2 = pts[:, 1].reshape(n, n).T
-    return y1, y2, e
-
-
-def off_data_mask(points: Tensor, data: Tensor, min_distance: float) -> Tensor:
-    """True for each of ``points`` (``[P, d]``) farther than ``min_distance`` from every data point."""
-    points = check_float_tensor(points, "points")
-    data = check_float_tensor(data, "data")
-    if points.dim() != 2 or data.dim() != 2 or points.shape[1] != data.shape[1]:
-        raise ValueError(
-            f"points and data must be [P, d] and [N, d] with the same d, got "
-            f"{tuple(points.shape)} and {tuple(data.shape)}"
-        )
-    min_distance = _positive_float(min_distance, "min_distance")
-    d2 = (points[:, None, :] - data[None, :, :]).square().sum(-1)
-    return d2.min(dim=1).values > min_distance**2
-
-
-def separation(energy_data: Tensor, energy_off: Tensor) -> float:
-    r"""The probability that a random off-data point has a higher energy than a random data point.
-
-    .. math::
-        S = \frac{1}{N M} \sum_{i, j} \left(\mathbb{1}[F(y^{\text{off}}_j) > F(y_i)]
-            + \tfrac{1}{2}\,\mathbb{1}[F(y^{\text{off}}_j) = F(y_i)]\right)
-
-    (the area under the ROC curve of "energy" as a detector of off-data points).
-    :math:`S = 1`: every off-data point costs more than every data point;
-    :math:`S = 1/2`: the energy does not tell them apart (a flat landscape
-    gives exactly 1/2); :math:`S < 1/2`: off-data points look *more* like data.
-    """
-    a = check_float_tensor(energy_data, "energy_data").detach().reshape(-1)
-    b = check_float_tensor(energy_off, "energy_off").detach().reshape(-1)
-    if a.numel() == 0 or b.numel() == 0:
-        raise ValueError("separation needs at least one data and one off-data energy")
-    if not (bool(torch.isfinite(a).all()) and bool(torch.isfinite(b).all())):
-        raise ValueError("separation needs finite energies")
-    greater = (b[None, :] > a[:, None]).to(torch.float64).mean()
-    ties = (b[None, :] == a[:, None]).to(torch.float64).mean()
-    return float(greater + 0.5 * ties)
-
-
-def soft_volume(energies: Tensor, cell_area: float, temperature: float = 1.0) -> Tensor:
-    r"""A smooth measure of the volume of low-energy space, :math:`\sum_i e^{-F(y_i)/T}\,\Delta`.
-
-    ``energies`` are the energies at the cells of a grid (each of area
-    ``cell_area`` :math:`= \Delta`); for :math:`F \ge 0` every cell contributes
-    at most :math:`\Delta`, nearly all of it where :math:`F \ll T` and almost
-    nothing where :math:`F \gg T`.  Differentiable, so a loss can penalise it
-    (the volume regulariser of pages 1.1(e) and 1.1(f)).  Computed as
-    ``exp(logsumexp(-F/T) + log(cell_area))``, finite for energies of any sign.
-    """
-    e = check_float_tensor(energies, "energies").reshape(-1)
-    cell_area = _positive_float(cell_area, "cell_area")
-    temperature = _positive_float(temperature, "temperature")
-    return torch.exp(torch.logsumexp(-e / temperature, dim=0) + math.log(cell_area))
+    @abstractmethod
+    def _energies(self, w: Tensor, x: Tensor) -> Tensor:
+        """The ``[B, n]`` energies of validated ``w`` and ``x``."""

@@ -71,6 +71,7 @@ import sympy as sp
 from sympy.core.function import AppliedUndef
 from sympy.printing.pycode import MpmathPrinter
 
+from .seeding import python_rng
 from .symbolic import _AbstractEnergy, canonical, indicator, positive_part, sigmoid, softplus
 
 __all__ = ["DerivationError", "Verdict", "decide", "symbolic_residual"]
@@ -380,7 +381,7 @@ class _Context:
 
     def __init__(self) -> None:
         self.point: _Point | None = None
-        self.rng: random.Random = random.Random(0)
+        self.rng: random.Random = python_rng(0, salt="equality context")
         self.seen: dict[int, set[int]] = {}
         self.accessed: set[tuple] | None = None
         self.quad_scale: Any = 0  # largest integral of |f| met while evaluating
@@ -1056,9 +1057,9 @@ def _describe_point(prob: _Problem, point: _Point) -> str:
     return ", ".join(parts)
 
 
-def _random_test(prob: _Problem, trials: int, seed: int) -> tuple[int, list[str]]:
+def _random_test(prob: _Problem, trials: int, stream: int, salt: str) -> tuple[int, list[str]]:
     """Run the test; return (points compared, names of kinks).  Raise on a counterexample."""
-    rng = random.Random(f"ebm-equality:{seed}")
+    rng = python_rng(stream, salt=f"equality {salt}")
     _CTX.rng = rng
     sides: dict[int, set[int]] = {k.id: set() for k in prob.kinks}
     zero_reachable: dict[int, bool] = {k.id: False for k in prob.kinks}
@@ -1133,15 +1134,17 @@ def decide(
     *,
     where: Iterable[sp.Basic] = (),
     trials: int = 12,
-    seed: int = 0,
+    stream: int = 0,
+    salt: str = "",
     timeout: float = 10.0,
 ) -> Verdict:
     """Decide whether ``a == b``; return a :class:`Verdict` or raise :class:`DerivationError`.
 
     ``where`` lists conditions (sympy relationals) every test point must
     satisfy, for steps that hold only on a region; ``trials`` random points
-    are tested besides the points solved onto each kink; ``seed`` makes the
-    test deterministic; ``timeout`` bounds sympy's simplification.
+    are tested besides the points solved onto each kink; the points come from
+    the book's random ``stream`` (:mod:`ebm_utils.seeding`, so they change with
+    ``EBM_SEED``), split by ``salt``; ``timeout`` bounds sympy's simplification.
     """
     a, b = sp.sympify(a), sp.sympify(b)
     for name, e in (("previous line", a), ("this line", b)):
@@ -1160,7 +1163,7 @@ def decide(
     proved = residual is not None and residual == 0
     try:
         prob = _problem(a, b, where_t)
-        points, kinks = _random_test(prob, trials, seed)
+        points, kinks = _random_test(prob, trials, stream, salt)
     except _Uncovered:
         if proved:
             return Verdict(True, 0, ())

@@ -26,7 +26,16 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from ._validation import check_beta, check_float_tensor
+from ._validation import (
+    check_beta,
+    check_callable,
+    check_float_tensor,
+    check_int,
+    check_int_tensor,
+    check_interval,
+    check_nonnegative,
+    check_positive,
+)
 from .losses import free_energy
 
 __all__ = [
@@ -43,14 +52,6 @@ __all__ = [
 ]
 
 EnergyFn = Callable[[Tensor], Tensor]
-
-
-def _positive_int(value: object, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {value}")
-    return value
 
 
 def _points(points: object, name: str) -> Tensor:
@@ -80,8 +81,7 @@ def argmin_set(energy: EnergyFn, grid: Tensor, atol: float = 1e-9) -> tuple[floa
     isolated minimiser as one or a few.  Page 1.1(a).
     """
     grid = _points(grid, "grid")
-    if not (math.isfinite(atol) and atol >= 0):
-        raise ValueError(f"atol must be finite and non-negative, got {atol!r}")
+    check_nonnegative(atol, "atol")
     with torch.no_grad():
         e = _evaluate(energy, grid)
     if not bool(torch.isfinite(e).all()):
@@ -112,9 +112,8 @@ def descend(energy: EnergyFn, starts: Tensor, steps: int = 200, lr: float = 0.05
             is never silent, e.g. when ``lr`` is too large).
     """
     y = _points(starts, "starts").detach().clone()
-    steps = _positive_int(steps, "steps", minimum=0)
-    if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
-        raise ValueError(f"lr must be positive and finite, got {lr!r}")
+    steps = check_int(steps, "steps", minimum=0)
+    lr = check_positive(lr, "lr")
     path = [y.clone()]
     for step in range(steps):
         y.requires_grad_(True)
@@ -141,9 +140,7 @@ class CountingEnergy:
     """
 
     def __init__(self, energy: EnergyFn) -> None:
-        if not callable(energy):
-            raise TypeError(f"energy must be callable, got {type(energy).__name__}")
-        self.energy = energy
+        self.energy = check_callable(energy, "energy")
         self.evaluations = 0
 
     def __call__(self, y: Tensor) -> Tensor:
@@ -161,10 +158,9 @@ def midpoint_grid(low: float, high: float, n: int, dim: int = 1) -> tuple[Tensor
     Returns the points ``[n**dim, dim]`` (float64) and the volume
     :math:`h^{\text{dim}}` of one cell, :math:`h = (\text{high} - \text{low}) / n`.
     """
-    n = _positive_int(n, "n")
-    dim = _positive_int(dim, "dim")
-    if not (math.isfinite(low) and math.isfinite(high) and low < high):
-        raise ValueError(f"need finite low < high, got [{low}, {high}]")
+    n = check_int(n, "n")
+    dim = check_int(dim, "dim")
+    low, high = check_interval(low, high)
     h = (high - low) / n
     axis = low + h * (torch.arange(n, dtype=torch.float64) + 0.5)
     pts = torch.cartesian_prod(*([axis] * dim)).reshape(-1, dim)
@@ -201,10 +197,9 @@ def log_partition_grid(
     evaluation: the cost grows exponentially with the dimension.  Pages
     1.1(b) (cost) and 1.1(c) (quadrature against a closed form).
     """
-    if not callable(energy):
-        raise TypeError(f"energy must be callable, got {type(energy).__name__}")
+    check_callable(energy, "energy")
     beta = float(check_beta(beta))
-    chunk = _positive_int(chunk, "chunk")
+    chunk = check_int(chunk, "chunk")
     counter = energy if isinstance(energy, CountingEnergy) else CountingEnergy(energy)
     before = counter.evaluations
     pts, cell = midpoint_grid(low, high, n, dim)
@@ -235,10 +230,7 @@ def latent_free_energy(
     :func:`ebm_utils.losses.free_energy` (a sum over discrete latent values).
     It tends to :math:`\min_z G` as :math:`\beta \to \infty`.  Page 1.1(h).
     """
-    if isinstance(measure, bool) or not isinstance(measure, (int, float)):
-        raise TypeError(f"measure must be a real number, got {type(measure).__name__}")
-    if not (math.isfinite(measure) and measure > 0):
-        raise ValueError(f"measure must be positive and finite, got {measure!r}")
+    measure = check_positive(measure, "measure")
     return free_energy(energies, beta, dim) - math.log(measure) / beta
 
 
@@ -271,11 +263,11 @@ def reliability(probs: Tensor, labels: Tensor, bins: int = 10) -> Reliability:
     p = check_float_tensor(probs, "probs")
     if p.dim() != 2 or p.shape[1] < 2:
         raise ValueError(f"probs must have shape [N, n] with n >= 2 labels, got {tuple(p.shape)}")
-    if not isinstance(labels, Tensor) or labels.is_floating_point() or labels.shape != p.shape[:1]:
-        raise TypeError(f"labels must be an integer tensor of shape [{p.shape[0]}]")
+    if check_int_tensor(labels, "labels").shape != p.shape[:1]:
+        raise ValueError(f"labels must have shape [{p.shape[0]}], got {tuple(labels.shape)}")
     if bool((p < 0).any()) or not torch.allclose(p.sum(1), torch.ones_like(p[:, 0]), atol=1e-6):
         raise ValueError("each row of probs must be a probability vector (non-negative, sums to 1)")
-    bins = _positive_int(bins, "bins")
+    bins = check_int(bins, "bins")
     conf, pred = p.max(1)
     right = (pred == labels).to(p.dtype)
     k = (conf * bins).floor().clamp(max=bins - 1).long()

@@ -15,10 +15,19 @@ magnitude and :math:`\beta \in [10^{-3}, 10^3]`, in float32 and float64.
 The one exception is :func:`square_exp_loss`, whose exact value
 :math:`\gamma e^{-E_I}` exceeds the largest float for very negative incorrect
 energies: it then returns ``inf`` (never NaN), as its docstring says.
+
+Besides the loss functions, the module keeps the **loss registry** of chapter
+1.3(d), which gives the NLL and the four pairwise losses one call signature so
+that an experiment loops over names: :data:`LOSSES` (what each loss needs and
+promises), :func:`loss_info`, :func:`loss_from_energies` (any of them from a
+table of energies, with a given or the most offending incorrect label,
+:func:`most_offending`) and :func:`shift_derivative` (the derivative of a loss
+with respect to one constant added to every energy).
 """
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -30,7 +39,9 @@ from ._validation import (
     check_dim,
     check_energies_target,
     check_float_tensor,
+    check_instance,
     check_margin,
+    check_negative,
     check_pair,
     check_positive,
     check_reduction,
@@ -53,6 +64,17 @@ __all__ = [
     "mce_loss",
     "square_exp_loss",
     "mee_loss",
+    "tempered_softplus",
+    "soft_hinge_loss",
+    "LossInfo",
+    "LOSSES",
+    "LOSS_NAMES",
+    "PAIRWISE_NAMES",
+    "loss_info",
+    "pair_loss",
+    "most_offending",
+    "loss_from_energies",
+    "shift_derivative",
 ]
 
 
@@ -344,3 +366,190 @@ def mee_loss(
     others = logits.masked_fill(correct, float("-inf"))
     loss = torch.exp(torch.logsumexp(others, dim=-1) - torch.logsumexp(logits, dim=-1))
     return reduce(loss, reduction)
+
+
+# ---------------------------------------------------------------------------
+# The soft hinge of page 1.3(d)(ii): the log loss with a margin and a temperature.
+
+
+def tempered_softplus(u: Tensor, beta: float | Tensor = 1.0) -> Tensor:
+    r"""The tempered softplus :math:`s_\beta(u) = \frac{1}{\beta} \log(1 + e^{\beta u})`, elementwise.
+
+    It tends to :math:`[u]^+` as :math:`\beta \to \infty`, with
+    :math:`0 < s_\beta(u) - [u]^+ \le \log(2)/\beta` (page 1.3(d)(ii)).
+    Computed as ``log_loss(beta * u, 0) / beta``, exact for any ``u``.
+    """
+    u = check_float_tensor(u, "u")
+    beta = check_beta(beta)
+    return log_loss(beta * u, torch.zeros_like(u), reduction="none") / beta
+
+
+def soft_hinge_loss(
+    energy_pos: Tensor,
+    energy_neg: Tensor,
+    margin: float | Tensor = 0.0,
+    beta: float | Tensor = 1.0,
+    reduction: Reduction = "mean",
+) -> Tensor:
+    r"""The soft hinge, a tempered log loss with a margin.
+
+    .. math::
+        \mathcal{L}_{\text{soft}} = \frac{1}{\beta}
+            \log\left(1 + e^{\beta (m + F_W(x, y) - F_W(x, \bar y))}\right)
+            = s_\beta\left(m + F_W(x, y) - F_W(x, \bar y)\right)
+
+    With ``margin=0, beta=1`` it is :func:`log_loss`; as ``beta`` grows it
+    tends to :func:`hinge_loss` with the same margin, from above, by at most
+    :math:`\log(2)/\beta` (page 1.3(d)(ii)).
+    """
+    pos, neg = check_pair(energy_pos, energy_neg)
+    margin = check_margin(margin)
+    beta = check_beta(beta)
+    reduction = check_reduction(reduction)
+    loss = log_loss(beta * (pos + margin), beta * neg, reduction="none") / beta
+    return reduce(loss, reduction)
+
+
+# ---------------------------------------------------------------------------
+# The loss registry of chapter 1.3(d): the NLL and the four pairwise losses of
+# chapter 1.3 with one call signature.
+
+
+@dataclass(frozen=True)
+class LossInfo:
+    """What a loss of the registry needs and promises.
+
+    Attributes:
+        name: registry key (``"nll"``, ``"hinge"``, ``"log"``, ``"simple"``, ``"square_square"``).
+        title: the name used in figure legends.
+        pairwise: True if the loss sees one correct and one incorrect energy only.
+        has_margin: True if the loss takes a margin :math:`m`.
+        shift_invariant: True if adding one constant to all energies leaves the
+            loss unchanged (verified by :func:`shift_derivative` on page 1.3(d)(iii)).
+    """
+
+    name: str
+    title: str
+    pairwise: bool
+    has_margin: bool
+    shift_invariant: bool
+
+
+LOSSES: dict[str, LossInfo] = {
+    "nll": LossInfo("nll", "NLL", pairwise=False, has_margin=False, shift_invariant=True),
+    "hinge": LossInfo("hinge", "hinge", pairwise=True, has_margin=True, shift_invariant=True),
+    "log": LossInfo("log", "log", pairwise=True, has_margin=False, shift_invariant=True),
+    "simple": LossInfo("simple", "simple", pairwise=True, has_margin=True, shift_invariant=False),
+    "square_square": LossInfo(
+        "square_square", "square-square", pairwise=True, has_margin=True, shift_invariant=False
+    ),
+}
+LOSS_NAMES: tuple[str, ...] = tuple(LOSSES)
+PAIRWISE_NAMES: tuple[str, ...] = tuple(k for k, v in LOSSES.items() if v.pairwise)
+
+
+def loss_info(name: str) -> LossInfo:
+    """The registry entry of ``name``; raises ValueError for an unknown loss."""
+    check_instance(name, str, "loss name")
+    if name not in LOSSES:
+        raise ValueError(f"unknown loss {name!r}; choose one of {LOSS_NAMES}")
+    return LOSSES[name]
+
+
+def pair_loss(
+    name: str, energy_pos: Tensor, energy_neg: Tensor, margin: float | Tensor = 1.0, reduction: Reduction = "mean"
+) -> Tensor:
+    r"""A pairwise loss of the registry by name, :math:`L_{\text{name}}(F_W(x, y), F_W(x, \bar y))`.
+
+    ``margin`` is ignored by the log loss, which has none.
+    """
+    info = loss_info(name)
+    if not info.pairwise:
+        raise ValueError(f"{name!r} is not a pairwise loss; choose one of {PAIRWISE_NAMES}")
+    if name == "hinge":
+        return hinge_loss(energy_pos, energy_neg, margin=margin, reduction=reduction)
+    if name == "log":
+        return log_loss(energy_pos, energy_neg, reduction=reduction)
+    if name == "simple":
+        return simple_loss(energy_pos, energy_neg, margin=margin, reduction=reduction)
+    return square_square_loss(energy_pos, energy_neg, margin=margin, reduction=reduction)
+
+
+def most_offending(energies: Tensor, target: Tensor) -> Tensor:
+    r"""The incorrect label of lowest energy, :math:`\arg\min_{y' \ne y} F_W(x, y')`, per example.
+
+    Needs all ``n`` energies of each example; ties go to the smaller index.
+    The index returned by :func:`most_offending_incorrect`, computed without
+    a graph (the choice of label is not differentiated).
+    """
+    e = check_float_tensor(energies, "energies")
+    return most_offending_incorrect(e.detach(), target)[1]
+
+
+def loss_from_energies(
+    name: str,
+    energies: Tensor,
+    target: Tensor,
+    negative: Tensor | None = None,
+    *,
+    margin: float = 1.0,
+    beta: float = 1.0,
+    reduction: Reduction = "mean",
+) -> Tensor:
+    r"""Any of the five losses of :data:`LOSSES`, from the energies of all labels, with one signature.
+
+    .. math::
+        \mathcal{L}_{\text{nll}}(F_{:}) \quad\text{or}\quad
+        L_{\text{name}}\left(F_W(x, y), F_W(x, \bar y)\right)
+
+    Args:
+        name: a key of :data:`LOSSES`.
+        energies: ``[B, n]`` energies :math:`F_W(x_i, y')`.
+        target: ``[B]`` correct labels :math:`y_i`.
+        negative: ``[B]`` incorrect labels :math:`\bar y_i` for the pairwise
+            losses; ``None`` picks :func:`most_offending`.  Must be ``None``
+            for the NLL, which uses every label.
+        margin: :math:`m` of the hinge, simple and square-square losses
+            (ignored by the log loss and the NLL, which have none).
+        beta: inverse temperature of the NLL (ignored by the pairwise losses).
+        reduction: ``"none"`` | ``"sum"`` | ``"mean"``.
+
+    Used by pages 1.3(d)(i)-(iii).
+    """
+    info = loss_info(name)
+    e, t = check_energies_target(energies, target)
+    if e.dim() != 2:
+        raise ValueError(f"energies must have shape [B, n], got {tuple(e.shape)}")
+    check_margin(margin)
+    check_beta(beta)
+    if not info.pairwise:
+        if negative is not None:
+            raise ValueError("the NLL loss uses every label: do not pass negative")
+        return nll_loss(e, t, beta=beta, reduction=reduction)
+    neg_idx = most_offending(e, t) if negative is None else check_negative(negative, t, e.shape[-1])
+    pos = e.gather(1, t[:, None])[:, 0]
+    neg = e.gather(1, neg_idx[:, None])[:, 0]
+    return pair_loss(name, pos, neg, margin, reduction)
+
+
+def shift_derivative(
+    name: str, energies: Tensor, target: Tensor, negative: Tensor | None = None, **options: float
+) -> Tensor:
+    r"""Per-example :math:`\frac{d}{dc} L(F + c)` at :math:`c = 0`, by autograd.
+
+    Every energy of an example receives the same shift :math:`c`, as if the
+    model had one extra bias shared by all labels.  Zero for a loss that only
+    sees energy differences (page 1.3(d)(iii)).  ``options`` are the
+    ``margin`` and ``beta`` of :func:`loss_from_energies`.  Returns a ``[B]`` tensor.
+    """
+    e = check_float_tensor(energies, "energies").detach()
+    if e.dim() != 2:
+        raise ValueError(f"energies must have shape [B, n], got {tuple(e.shape)}")
+    if "reduction" in options:
+        raise TypeError("shift_derivative is per example: it takes no reduction")
+    c = torch.zeros(e.shape[0], 1, dtype=e.dtype, requires_grad=True)
+    if negative is None and loss_info(name).pairwise:
+        negative = most_offending(e, target)  # fixed before shifting: the choice is shift-free too
+    loss = loss_from_energies(name, e + c, target, negative, reduction="sum", **options)
+    (g,) = torch.autograd.grad(loss, c)
+    return g[:, 0]

@@ -22,23 +22,27 @@ evaluations (``1 + k`` instead of ``n``).  :func:`metropolis_labels` draws
 labels with a Metropolis chain that only evaluates the energies it visits,
 at the price of a bias when the chain is short.
 
-Counts of energy and gradient evaluations are returned as :class:`EvalCount`;
-the models of :mod:`ebm_utils.label_energies` do the counting.
+Counts of energy and gradient evaluations are returned as
+:class:`ebm_utils.costs.EvalCount`; the models (:mod:`ebm_utils.energies`) do
+the counting.
+
+Every sampler draws from :func:`ebm_utils.seeding.generator` ``(stream)``, or
+from a ``generator`` the page passes to continue one stream over several calls.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-from ._validation import check_beta, check_float_tensor
-from .label_energies import LabelEnergy
+from . import seeding
+from ._validation import check_beta, check_float_tensor, check_generator, check_instance, check_int, check_int_tensor
+from .costs import EvalCount
+from .energies import LabelEnergy
 from .losses import gibbs_distribution, nll_loss
 
 __all__ = [
-    "EvalCount",
     "sample_labels",
     "negative_phase",
     "negative_phase_mc",
@@ -50,30 +54,21 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class EvalCount:
-    """How many energies :math:`F_W(x, y')` and energy gradients :math:`\\partial F_W(x, y')/\\partial W` a computation evaluated."""
-
-    energy_evals: int
-    gradient_evals: int
-
-
-def _check_k(k: object, name: str = "num_samples") -> int:
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"{name} must be a positive int, got {k!r}")
-    return k
-
-
-def _check_generator(generator: object) -> torch.Generator | None:
-    if generator is not None and not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
-    return generator
+def _rng(stream: int, generator: torch.Generator | None) -> torch.Generator:
+    """The generator to draw from: the page's own ``generator``, else stream ``stream`` of the book seed."""
+    if check_generator(generator) is not None:
+        if stream != 0:
+            raise ValueError("pass either a stream or a generator, not both")
+        return generator
+    return seeding.generator(stream)
 
 
 def sample_labels(
     energies: Tensor,
     num_samples: int,
     beta: float = 1.0,
+    *,
+    stream: int = 0,
     generator: torch.Generator | None = None,
 ) -> Tensor:
     r"""``num_samples`` independent exact draws from :math:`p(y \mid x) = \operatorname{softmax}(-\beta F)_y`.
@@ -88,11 +83,12 @@ def sample_labels(
         raise ValueError(f"energies must have shape [n] or [B, n], got {tuple(e.shape)}")
     if not bool(torch.isfinite(e).all()):
         raise ValueError("energies must be finite")
-    k = _check_k(num_samples)
+    k = check_int(num_samples, "num_samples")
+    g = _rng(stream, generator)
     p = gibbs_distribution(e.detach(), beta=beta)
     # inverse-CDF sampling: label = number of cumulative probabilities <= u
     cdf = p.cumsum(-1)
-    u = torch.rand(*p.shape[:-1], k, generator=_check_generator(generator), dtype=p.dtype)
+    u = torch.rand(*p.shape[:-1], k, generator=g, dtype=p.dtype)
     u = u * cdf[..., -1:]  # the last cumulative sum may differ from 1 by rounding
     labels = torch.searchsorted(cdf.contiguous(), u.contiguous(), right=True)
     return labels.clamp_(max=e.shape[-1] - 1)
@@ -132,8 +128,7 @@ def negative_phase_mc(label_grads: Tensor, labels: Tensor) -> Tensor:
     ``[R, k]`` gives ``R`` independent estimates (shape ``[R, P]``).
     """
     g = _check_label_grads(label_grads)
-    if not isinstance(labels, Tensor) or labels.is_floating_point() or labels.dtype == torch.bool:
-        raise TypeError("labels must be an integer torch.Tensor")
+    check_int_tensor(labels, "labels")
     if labels.dim() not in (1, 2) or labels.shape[-1] < 1:
         raise ValueError(f"labels must have shape [k] or [R, k], got {tuple(labels.shape)}")
     if int(labels.min()) < 0 or int(labels.max()) >= g.shape[0]:
@@ -167,14 +162,12 @@ def _flat_grad(out: Tensor, w: Tensor) -> Tensor:
 
 
 def _check_model_xy(model: object, w: Tensor, x: Tensor, y: object) -> tuple[Tensor, int]:
-    if not isinstance(model, LabelEnergy):
-        raise TypeError(f"model must be a LabelEnergy, got {type(model).__name__}")
+    check_instance(model, LabelEnergy, "model")
     if not isinstance(x, Tensor) or x.dim() != 1:
         raise ValueError("x must be a single input of shape [d]")
     if isinstance(y, Tensor):
         y = int(y)
-    if isinstance(y, bool) or not isinstance(y, int) or not 0 <= y < model.n_labels:
-        raise ValueError(f"y must be a label in [0, {model.n_labels - 1}], got {y!r}")
+    y = check_int(y, "y", 0, model.n_labels - 1)
     return w.detach().clone().requires_grad_(True), y
 
 
@@ -189,7 +182,7 @@ def nll_gradient_exact(
     wg, y = _check_model_xy(model, w, x, y)
     beta = check_beta(beta)
     before = (model.energy_evals, model.graph_evals)
-    energies = model.energies(wg, x)
+    energies = model.energies(wg, x[None])[0]
     loss = nll_loss(energies, torch.tensor(y), beta=beta)
     grad = _flat_grad(loss, wg)
     return grad, EvalCount(model.energy_evals - before[0], model.graph_evals - before[1])
@@ -202,6 +195,8 @@ def nll_gradient_sampled(
     y: int,
     num_samples: int,
     beta: float = 1.0,
+    *,
+    stream: int = 0,
     generator: torch.Generator | None = None,
 ) -> tuple[Tensor, EvalCount]:
     r"""The sampled gradient :math:`\partial F(x, y)/\partial W - \frac1k \sum_i \partial F(x, \hat y_i)/\partial W`, with its cost.
@@ -213,13 +208,14 @@ def nll_gradient_sampled(
     """
     wg, y = _check_model_xy(model, w, x, y)
     beta = check_beta(beta)
-    k = _check_k(num_samples)
+    k = check_int(num_samples, "num_samples")
+    g = _rng(stream, generator)
     before = (model.energy_evals, model.graph_evals)
     with torch.no_grad():
-        all_energies = model.energies(wg, x)
-    samples = sample_labels(all_energies, k, beta=float(beta), generator=generator)
+        all_energies = model.energies(wg, x[None])[0]
+    samples = sample_labels(all_energies, k, beta=float(beta), generator=g)
     labels = torch.cat([torch.tensor([y]), samples])
-    f = model.energy(wg, x, labels)
+    f = model(wg, x[None], labels)  # one input, 1 + k labels
     surrogate = f[0] - f[1:].mean()
     grad = _flat_grad(surrogate, wg)
     return grad, EvalCount(model.energy_evals - before[0], model.graph_evals - before[1])
@@ -238,8 +234,7 @@ def metropolis_distribution(
     to *measure* the bias of the chain (page 1.2(iii)), not a sampler.
     """
     e = _check_energies_1d(energies)
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-        raise ValueError(f"steps must be a non-negative int, got {steps!r}")
+    check_int(steps, "steps", minimum=0)
     b = float(check_beta(beta))
     n = e.shape[0]
     accept = torch.exp(torch.clamp(-b * (e[None, :] - e[:, None]), max=0.0))
@@ -258,6 +253,8 @@ def metropolis_labels(
     num_chains: int,
     steps: int,
     beta: float = 1.0,
+    *,
+    stream: int = 0,
     generator: torch.Generator | None = None,
 ) -> tuple[Tensor, int]:
     r"""Approximate draws from :math:`p(y \mid x)` by independent Metropolis chains.
@@ -272,12 +269,11 @@ def metropolis_labels(
     Returns the final labels (shape ``[num_chains]``) and the number of
     energy evaluations, ``num_chains * (steps + 1)``.
     """
-    n = _check_k(n_labels, "n_labels")
-    c = _check_k(num_chains, "num_chains")
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-        raise ValueError(f"steps must be a non-negative int, got {steps!r}")
+    n = check_int(n_labels, "n_labels")
+    c = check_int(num_chains, "num_chains")
+    check_int(steps, "steps", minimum=0)
     b = float(check_beta(beta))
-    gen = _check_generator(generator)
+    gen = _rng(stream, generator)
     evals = 0
 
     def energies_at(labels: Tensor) -> Tensor:

@@ -31,6 +31,8 @@ import sympy as sp
 from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.pytorch import TorchPrinter
 
+from ._validation import check_symbols
+
 __all__ = [
     "positive_part",
     "indicator",
@@ -309,17 +311,9 @@ class _BookTorchPrinter(TorchPrinter):
         return f"((({z}) > 0).to(({z}).dtype) + {h0!r} * (({z}) == 0).to(({z}).dtype))"
 
 
-def _check_args(args: Iterable[sp.Symbol]) -> tuple[sp.Symbol, ...]:
-    args = tuple(args)
-    for a in args:
-        if not isinstance(a, sp.Symbol):
-            raise TypeError(f"arguments must be sympy Symbols, got {a!r}")
-    return args
-
-
 def to_numpy(args: Iterable[sp.Symbol], expr: sp.Expr) -> Callable[..., Any]:
     """A numpy function of ``args`` that evaluates ``expr`` stably."""
-    args = _check_args(args)
+    args = check_symbols(args)
     return sp.lambdify(args, expr, modules="numpy", printer=_BookNumPyPrinter)
 
 
@@ -327,10 +321,13 @@ def to_torch(args: Iterable[sp.Symbol], expr: sp.Expr) -> Callable[..., Any]:
     """A torch function of ``args`` that evaluates ``expr`` and keeps autograd.
 
     Pass tensors; the result is built from torch operations only, so
-    ``.backward()`` through it works.  Matrices are not supported (sympy's
-    torch printer builds them with ``torch.tensor``, which detaches).
+    ``.backward()`` through it works.  Step functions of compound arguments,
+    such as the coefficient :math:`\\mathbb{1}[m - F_W(x, \\bar y) > 0]` of
+    pages 1.3(a) and 1.3(c), print with their argument parenthesised.
+    Matrices are not supported (sympy's torch printer builds them with
+    ``torch.tensor``, which detaches).
     """
-    args = _check_args(args)
+    args = check_symbols(args)
     if isinstance(expr, sp.MatrixBase):
         raise TypeError("to_torch does not convert matrices: convert each entry")
     return sp.lambdify(args, _constants_as_floats(sp.sympify(expr)), modules="torch", printer=_BookTorchPrinter)

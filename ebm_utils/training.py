@@ -1,20 +1,25 @@
-"""One small training loop for every experiment in the book.
+r"""One small training loop for every experiment in the book.
 
-``train`` runs full-batch gradient descent (SGD or Adam) on a loss closure
-and records, at every step, the loss, the gradient norm and anything else a
-page asks for.  Pages plot and assert on the returned history, so the
-training code itself is written once and tested here.  First used in 1.1(d).
+* :func:`train` runs full-batch gradient descent (SGD or Adam) on a loss
+  closure and records, at every step, the loss, the gradient norm and anything
+  else a page asks for.  Pages plot and assert on the returned history, so the
+  training code itself is written once and tested here.  First used in 1.1(d).
+* :func:`train_energy_table` trains the simplest label-energy model, a table
+  :math:`F_W(x_i, y) = W_{iy}` with one free energy per example and label, with
+  any loss of :data:`ebm_utils.losses.LOSSES` (pages 1.3(d)(i) and (iii)).
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable
 from typing import Literal
 
 import torch
 from torch import Tensor
 
-__all__ = ["train", "grad_norm"]
+from ._validation import check_choice, check_energies_target, check_int, check_negative, check_positive
+from .losses import loss_from_energies, loss_info
+
+__all__ = ["train", "grad_norm", "train_energy_table"]
 
 
 def grad_norm(params: Iterable[Tensor]) -> float:
@@ -63,14 +68,10 @@ def train(
     params = list(params)
     if not params or not all(isinstance(p, Tensor) and p.requires_grad for p in params):
         raise ValueError("params must be a non-empty list of tensors with requires_grad=True")
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-        raise ValueError(f"steps must be a non-negative int, got {steps!r}")
-    if not (lr > 0 and math.isfinite(lr)):
-        raise ValueError(f"lr must be positive and finite, got {lr!r}")
-    if every < 1:
-        raise ValueError(f"every must be at least 1, got {every!r}")
-    if optimizer not in ("sgd", "adam"):
-        raise ValueError(f"optimizer must be 'sgd' or 'adam', got {optimizer!r}")
+    check_int(steps, "steps", minimum=0)
+    check_positive(lr, "lr")
+    check_int(every, "every")
+    check_choice(optimizer, "optimizer", ("sgd", "adam"))
     # Plain gradient descent is written out: constructing a torch.optim
     # optimizer imports torch._dynamo, a one-off second per notebook page.
     opt = torch.optim.Adam(params, lr=lr) if optimizer == "adam" else None
@@ -102,3 +103,68 @@ def train(
                         if p.grad is not None:
                             p.add_(p.grad, alpha=-lr)  # as torch.optim.SGD does
     return history
+
+
+def train_energy_table(
+    name: str,
+    energies0: Tensor,
+    target: Tensor,
+    negative: Tensor | None = None,
+    *,
+    steps: int,
+    lr: float,
+    margin: float = 1.0,
+    beta: float = 1.0,
+    every: int = 1,
+) -> tuple[Tensor, dict[str, list[float]]]:
+    r"""Gradient descent on a table of free energies :math:`F_W(x_i, y) = W_{iy}`.
+
+    The simplest trainable label-energy model: every energy is its own
+    parameter, so the update of :math:`W_{iy}` is exactly
+    :math:`-\mathrm{lr}\,\partial L / \partial F_W(x_i, y)` (times ``1/B``, as
+    the loss is a mean), and what a loss does to the energies is seen
+    undisturbed by any architecture.  ``name`` is a key of
+    :data:`ebm_utils.losses.LOSSES`; the loss is
+    :func:`ebm_utils.losses.loss_from_energies`.  Runs :func:`train` (plain
+    SGD) and also records, per logged step,
+
+    * ``"correct"``: mean correct energy :math:`F_W(x_i, y_i)`;
+    * ``"incorrect"``: mean energy of the incorrect labels;
+    * ``"gap"``: the smallest gap the loss sees,
+      :math:`\min_i F_W(x_i, \bar y_i) - F_W(x_i, y_i)` with the given
+      negatives, else :math:`\min_i \min_{y' \ne y_i} F_W(x_i, y') - F_W(x_i, y_i)`;
+    * ``"level"``: mean of all energies (moved only by a shift-sensitive loss).
+
+    Returns the trained table (detached) and the history.
+    """
+    info = loss_info(name)
+    e0, t = check_energies_target(energies0, target)
+    if e0.dim() != 2 or e0.shape[-1] < 2:
+        raise ValueError(f"energies0 must have shape [B, n] with n >= 2, got {tuple(e0.shape)}")
+    if negative is not None:
+        if not info.pairwise:
+            raise ValueError("the NLL loss uses every label: do not pass negative")
+        negative = check_negative(negative, t, e0.shape[-1])
+    w = e0.detach().clone().requires_grad_(True)
+    correct = torch.nn.functional.one_hot(t, e0.shape[-1]).bool()
+
+    def loss_fn() -> Tensor:
+        return loss_from_energies(name, w, t, negative, margin=margin, beta=beta)
+
+    def seen(others: Tensor) -> Tensor:
+        if negative is None:
+            return others.min(dim=1).values
+        return w.gather(1, negative[:, None])[:, 0]
+
+    def record() -> dict[str, float]:
+        pos = w[correct]
+        others = w[~correct].reshape(w.shape[0], -1)
+        return {
+            "correct": float(pos.mean()),
+            "incorrect": float(others.mean()),
+            "gap": float((seen(others) - pos).min()),
+            "level": float(w.mean()),
+        }
+
+    history = train([w], loss_fn, steps, lr, record=record, every=every)
+    return w.detach(), history

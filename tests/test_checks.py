@@ -12,6 +12,7 @@ from ebm_utils.checks import (
     derived_function,
     finite_difference_gradient,
     gradcheck_derived,
+    one_sided_derivatives,
     random_points,
 )
 
@@ -25,7 +26,7 @@ def f_relu(w: torch.Tensor) -> torch.Tensor:
 
 
 def test_right_gradient_passes_with_stable_report():
-    pts = random_points(10, 3, seed=1)
+    pts = random_points(10, 3, stream=1)
     report = check_gradient(f_softplus, torch.sigmoid, pts, name="softplus")
     assert report.points == 10 and report.skipped_near_kinks == 0
     assert report.max_rel_err_autograd < 1e-12 and report.max_rel_err_fd < 1e-6
@@ -36,7 +37,7 @@ def test_right_gradient_passes_with_stable_report():
 
 
 def test_wrong_gradient_is_rejected():
-    pts = random_points(5, 2, seed=0)
+    pts = random_points(5, 2, stream=0)
     with pytest.raises(GradientMismatch, match="softplus"):
         check_gradient(f_softplus, lambda w: torch.sigmoid(-w), pts, name="softplus")
     # slightly wrong (a factor 1.001) is still caught
@@ -45,7 +46,7 @@ def test_wrong_gradient_is_rejected():
 
 
 def test_nan_gradient_is_rejected():
-    pts = random_points(3, 2, seed=0)
+    pts = random_points(3, 2, stream=0)
     with pytest.raises(GradientMismatch):
         check_gradient(f_softplus, lambda w: torch.full_like(w, float("nan")), pts)
 
@@ -75,9 +76,20 @@ def test_argument_validation():
         random_points(2, 2, low=1.0, high=0.0)
 
 
+def test_random_points_are_drawn_from_the_book_seed(monkeypatch):
+    def old_way() -> torch.Tensor:  # what random_points(4, 2, seed=3) drew before seeding existed
+        g = torch.Generator().manual_seed(3)
+        return -2.0 + 4.0 * torch.rand(4, 2, generator=g, dtype=torch.float64)
+
+    monkeypatch.delenv("EBM_SEED", raising=False)
+    assert torch.equal(random_points(4, 2, stream=3), old_way())
+    monkeypatch.setenv("EBM_SEED", "7")
+    assert not torch.equal(random_points(4, 2, stream=3), old_way())
+
+
 def test_random_points_are_seeded():
-    torch.testing.assert_close(random_points(4, 2, seed=3), random_points(4, 2, seed=3))
-    assert not torch.equal(random_points(4, 2, seed=3), random_points(4, 2, seed=4))
+    torch.testing.assert_close(random_points(4, 2, stream=3), random_points(4, 2, stream=3))
+    assert not torch.equal(random_points(4, 2, stream=3), random_points(4, 2, stream=4))
 
 
 def test_finite_differences():
@@ -115,3 +127,16 @@ def test_derived_function_backward_uses_the_derivation():
 def test_gradcheck_needs_float64():
     with pytest.raises(TypeError):
         gradcheck_derived(lambda p: p.sum(), lambda p: (torch.ones_like(p),), (torch.zeros(2),))
+
+
+def test_one_sided_derivatives_at_kinks():
+    left, right = one_sided_derivatives(torch.relu, 0.0)
+    assert (left, right) == (0.0, 1.0)
+    left, right = one_sided_derivatives(lambda z: torch.relu(z) ** 2, 0.0, h=1e-4)
+    assert abs(left) < 1e-12 and abs(right - 1e-4) < 1e-12  # right quotient is h itself
+    left, right = one_sided_derivatives(torch.sin, 0.3, h=1e-7)
+    assert abs(left - right) < 1e-6
+    with pytest.raises(ValueError):
+        one_sided_derivatives(torch.relu, 0.0, h=0.0)
+    with pytest.raises(TypeError):
+        one_sided_derivatives("relu", 0.0)

@@ -7,15 +7,18 @@ import pytest
 import torch
 
 from ebm_utils.data import ring, spiral, two_moons
-from ebm_utils.training import grad_norm, train
+from ebm_utils.losses import LOSS_NAMES, LOSSES
+from ebm_utils.training import grad_norm, train, train_energy_table
+
+D = torch.float64
 
 
 @pytest.mark.parametrize("make", [ring, two_moons, spiral])
 def test_shapes_dtype_and_seeding(make):
-    a = make(50, seed=1)
+    a = make(50, stream=1)
     assert a.shape == (50, 2) and a.dtype == torch.float64
-    torch.testing.assert_close(a, make(50, seed=1))
-    assert not torch.equal(a, make(50, seed=2))
+    torch.testing.assert_close(a, make(50, stream=1))
+    assert not torch.equal(a, make(50, stream=2))
 
 
 def test_ring_radius():
@@ -90,3 +93,26 @@ def test_grad_norm_does_not_underflow():
     a = torch.zeros(3, dtype=torch.float64, requires_grad=True)
     a.grad = torch.full((3,), 1e-170, dtype=torch.float64)
     assert grad_norm([a]) == pytest.approx(math.sqrt(3) * 1e-170)
+
+
+def test_table_training_saturation():
+    e0 = torch.tensor([[1.0, 0.5, 0.2]], dtype=D)
+    t, neg = torch.tensor([0]), torch.tensor([1])
+    finals = {}
+    for name in LOSS_NAMES:
+        kw = {} if name == "nll" else {"negative": neg}
+        w, h = train_energy_table(name, e0, t, steps=300, lr=0.1, every=100, **kw)
+        finals[name] = h["grad_norm"][-1]
+        assert h["step"] == [0, 100, 200, 300]
+        if LOSSES[name].shift_invariant:  # the mean energy never moves
+            assert max(abs(v - h["level"][0]) for v in h["level"]) < 1e-12
+    assert finals["hinge"] == 0.0 and finals["simple"] == 0.0
+    assert 0 < finals["square_square"] < 1e-12
+    assert finals["log"] > 1e-3 and finals["nll"] > 1e-3
+
+
+def test_table_training_refuses_bad_input():
+    with pytest.raises(ValueError):
+        train_energy_table("hinge", torch.zeros(2, 1, dtype=D), torch.zeros(2, dtype=torch.long), steps=1, lr=0.1)
+    with pytest.raises(ValueError, match="unknown loss"):
+        train_energy_table("l2", torch.zeros(2, 2, dtype=D), torch.zeros(2, dtype=torch.long), steps=1, lr=0.1)

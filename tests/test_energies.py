@@ -1,205 +1,228 @@
-"""The trainable 2-D energies and landscape measures of chapter 1.1 (pages (d)-(g))."""
+"""The one energy interface: every model of the book is called, initialised and differentiated alike."""
 from __future__ import annotations
-
-import math
 
 import pytest
 import torch
 
 from ebm_utils.checks import check_gradient
-from ebm_utils.data import ring
-from ebm_utils.energies import (
+from ebm_utils.continuous_energies import (
+    EllipseLatentEnergy,
     KMeansEnergy,
     MLPEnergy,
+    RingEnergy,
     SubspaceEnergy,
-    energy_on_grid,
-    off_data_mask,
-    separation,
-    soft_volume,
 )
-from ebm_utils.training import train
+from ebm_utils.energies import ContinuousEnergy, Energy, LabelEnergy, LatentEnergy, unflatten
+from ebm_utils.label_energies import LinearLabelEnergy, MLPLabelEnergy, TinyLabelEnergy
 
 f64 = torch.float64
+G = torch.Generator().manual_seed(0)
+
+MODELS = {
+    "mlp": lambda: MLPEnergy(y_dim=2, hidden=5),
+    "mlp_conditional": lambda: MLPEnergy(y_dim=1, hidden=4, head="softplus", x_dim=2),
+    "kmeans": lambda: KMeansEnergy(y_dim=2, k=3),
+    "subspace": lambda: SubspaceEnergy(y_dim=3, rank=1),
+    "ring": lambda: RingEnergy(),
+    "ring_conditional": lambda: RingEnergy(y_dim=2, x_dim=1),
+    "ellipse": lambda: EllipseLatentEnergy(),
+    "ellipse_conditional": lambda: EllipseLatentEnergy(x_dim=1),
+    "linear_labels": lambda: LinearLabelEnergy(2, 4),
+    "mlp_labels": lambda: MLPLabelEnergy(2, 4, hidden=3),
+    "tiny_labels": lambda: TinyLabelEnergy(2, 4, hidden=3),
+}
 
 
-# ---------------------------------------------------------------- MLPEnergy
-def test_mlp_energy_matches_its_formula():
-    net = MLPEnergy(dim=2, hidden=5)
-    w = net.init_params(seed=3)
-    assert w.shape == (net.num_params,) == (5 * 2 + 2 * 5 + 1,)
-    y = torch.randn(7, 2, dtype=f64, generator=torch.Generator().manual_seed(0))
-    a, c, v, b = net.unpack(w)
-    expected = torch.tanh(y @ a.T + c) @ v + b
-    torch.testing.assert_close(net(w, y), expected)
-    soft = MLPEnergy(dim=2, hidden=5, head="softplus")
-    torch.testing.assert_close(soft(w, y), torch.nn.functional.softplus(expected))
-    assert (soft(w, y) > 0).all()
+def batch(model: Energy, b: int) -> tuple[torch.Tensor | None, torch.Tensor]:
+    """Inputs and outputs of batch b for any model of the book."""
+    x = None if model.x_dim is None else torch.rand(b, model.x_dim, generator=G, dtype=f64)
+    if isinstance(model, LabelEnergy):
+        return x, torch.randint(0, model.n_labels, (b,), generator=G)
+    return x, torch.randn(b, model.y_dim, generator=G, dtype=f64)
 
 
-def test_mlp_energy_init_is_seeded():
-    net = MLPEnergy()
-    assert torch.equal(net.init_params(seed=1), net.init_params(seed=1))
-    assert not torch.equal(net.init_params(seed=1), net.init_params(seed=2))
+@pytest.fixture(params=sorted(MODELS))
+def model(request) -> Energy:
+    return MODELS[request.param]()
 
 
-def test_mlp_output_bias_shifts_every_energy():
-    # the collapse mechanism of page 1.1(e): lowering b lowers every energy by the same amount
-    net = MLPEnergy(hidden=4)
-    w = net.init_params(seed=0)
-    y = torch.randn(20, 2, dtype=f64)
-    w2 = w.clone()
-    w2[-1] -= 5.0
-    torch.testing.assert_close(net(w2, y), net(w, y) - 5.0)
+def test_every_model_has_the_interface(model):
+    assert isinstance(model, Energy) and isinstance(model, (ContinuousEnergy, LabelEnergy))
+    w = model.init(stream=1)
+    assert w.shape == (model.num_params,) and w.dtype == f64 and not w.requires_grad
+    assert torch.equal(model.init(stream=1), w) and not torch.equal(model.init(stream=2), w)
+    x, y = batch(model, 5)
+    e = model(w, x, y)
+    assert e.shape == (5,) and e.dtype == f64
+    assert not any(hasattr(model, old) for old in ("init_params", "energy", "_some_energies"))
 
 
-def test_mlp_gradient_of_positive_only_loss_in_bias_is_one():
-    net = MLPEnergy(hidden=4)
-    w = net.init_params(seed=0).requires_grad_(True)
-    net(w, ring(30)).mean().backward()
-    assert w.grad[-1].item() == pytest.approx(1.0, abs=1e-14)
+def test_batched_call_is_the_call_of_each_example(model):
+    w = model.init(stream=2)
+    x, y = batch(model, 4)
+    e = model(w, x, y)
+    one_by_one = torch.stack([model(w, None if x is None else x[i : i + 1], y[i : i + 1])[0] for i in range(4)])
+    torch.testing.assert_close(e, one_by_one, rtol=1e-14, atol=1e-14)
 
 
-def test_mlp_gradient_passes_check_gradient():
-    net = MLPEnergy(hidden=3)
-    y = ring(10, seed=1)
-
-    def f(w):
-        return net(w, y).sum()
-
-    def grad(w):
-        w = w.clone().requires_grad_(True)
-        (g,) = torch.autograd.grad(f(w), w)
-        return g
-
-    points = torch.stack([net.init_params(seed=s) for s in range(3)])
-    check_gradient(f, grad, points, name="mlp")
+def test_one_input_broadcasts_against_many_outputs(model):
+    w = model.init(stream=3)
+    x, y = batch(model, 6)
+    if x is None:
+        pytest.skip("unconditional")
+    many = model(w, x[:1], y)
+    torch.testing.assert_close(many, model(w, x[:1].expand(6, -1), y))
+    one_y = model(w, x, y[:1])
+    torch.testing.assert_close(one_y, model(w, x, y[:1].expand(6, *y.shape[1:])))
+    with pytest.raises(ValueError, match="batch"):
+        model(w, x[:2], y[:3])
 
 
-@pytest.mark.parametrize(
-    "kwargs, err",
-    [({"hidden": 0}, ValueError), ({"dim": 0}, ValueError), ({"head": "relu"}, ValueError), ({"hidden": 2.0}, ValueError)],
-)
-def test_mlp_rejects_bad_construction(kwargs, err):
-    with pytest.raises(err):
-        MLPEnergy(**kwargs)
+def test_grad_w_is_the_per_example_gradient(model):
+    w = model.init(stream=4)
+    x, y = batch(model, 3)
+    jac = model.grad_w(w, x, y)
+    assert jac.shape == (3, model.num_params)
+    for i in range(3):
+        wi = w.clone().requires_grad_(True)
+        (gi,) = torch.autograd.grad(model(wi, None if x is None else x[i : i + 1], y[i : i + 1]).sum(), wi)
+        torch.testing.assert_close(jac[i], gi)
+    # a wrong gradient (the sum over the batch in every row) is not what grad_w returns
+    assert not torch.allclose(jac, jac.sum(0, keepdim=True).expand_as(jac))
 
 
-def test_energy_rejects_bad_inputs():
-    net = MLPEnergy(hidden=3)
-    w = net.init_params()
+def test_grad_y_of_continuous_energies_passes_check_gradient(model):
+    if not isinstance(model, ContinuousEnergy):
+        pytest.skip("labels have no gradient")
+    w = model.init(stream=5)
+    x, y = batch(model, 3)
+    g = model.grad_y(w, x, y)
+    assert g.shape == y.shape
+    for i in range(3):
+        xi = None if x is None else x[i : i + 1]
+        report = check_gradient(
+            lambda v: model(w, xi, v[None]).sum(), lambda v: model.grad_y(w, xi, v[None])[0], y[i : i + 1]
+        )
+        assert report.checked == 1
+        torch.testing.assert_close(model.grad_y(w, xi, y[i : i + 1])[0], g[i])
+
+
+def test_grad_y_with_create_graph_is_differentiable_in_w():
+    ring = RingEnergy()
+    w = ring.params(1.5).requires_grad_(True)
+    y = torch.tensor([[0.3, -0.4]], dtype=f64)
+    g = ring.grad_y(w, None, y, create_graph=True)  # 4 (|y|^2 - r^2) y
+    (dg_dr,) = torch.autograd.grad(g.sum(), w)
+    torch.testing.assert_close(dg_dr, torch.tensor([-8 * 1.5 * (0.3 - 0.4)], dtype=f64))
+    assert ring.grad_y(w, None, y).grad_fn is None
+
+
+def test_counters_count_every_energy_and_every_graph(model):
+    w = model.init(stream=6)
+    x, y = batch(model, 4)
+    model.reset_counts()
+    with torch.no_grad():
+        model(w, x, y)
+    assert (model.energy_evals, model.graph_evals) == (4, 0)
+    model(w.clone().requires_grad_(True), x, y)
+    assert (model.energy_evals, model.graph_evals) == (8, 4)
+    if isinstance(model, LabelEnergy):
+        model.energies(w, x)
+        assert model.energy_evals == 8 + 4 * model.n_labels
+    model.reset_counts()
+    assert (model.energy_evals, model.graph_evals) == (0, 0)
+
+
+def test_label_models_all_energies_agree_with_the_call(model):
+    if not isinstance(model, LabelEnergy):
+        pytest.skip("continuous outputs")
+    w = model.init(stream=7)
+    x, _ = batch(model, 5)
+    table = model.energies(w, x)
+    assert table.shape == (5, model.n_labels)
+    for label in range(model.n_labels):
+        y = torch.full((5,), label)
+        torch.testing.assert_close(model(w, x, y), table[:, label], rtol=1e-14, atol=1e-14)
+
+
+def test_inputs_are_validated(model):
+    w = model.init()
+    x, y = batch(model, 2)
     with pytest.raises(ValueError, match="shape"):
-        net(w[:-1], torch.zeros(2, 2, dtype=f64))
+        model(w[:-1], x, y)
     with pytest.raises(TypeError):
-        net(w.numpy(), torch.zeros(2, 2, dtype=f64))
-    with pytest.raises(ValueError, match=r"\[N, 2\]"):
-        net(w, torch.zeros(2, 3, dtype=f64))
+        model(w.numpy(), x, y)
+    with pytest.raises(ValueError):
+        model.init(scale=0.0)
     with pytest.raises(TypeError):
-        net(w, torch.zeros(2, 2, dtype=torch.long))
-    with pytest.raises(ValueError):
-        net.init_params(scale=0.0)
+        model.init(scale="1")
     with pytest.raises(TypeError):
-        net.init_params(scale="1")
+        model.init(stream=1.5)
+    if model.x_dim is None:
+        with pytest.raises(ValueError, match="x=None"):
+            model(w, torch.zeros(2, 1, dtype=f64), y)
+    else:
+        with pytest.raises(ValueError, match="needs an input"):
+            model(w, None, y)
+        with pytest.raises(ValueError, match="x must have shape"):
+            model(w, torch.zeros(2, model.x_dim + 1, dtype=f64), y)
+    if isinstance(model, LabelEnergy):
+        with pytest.raises(IndexError):
+            model(w, x, torch.tensor([0, model.n_labels]))
+        with pytest.raises(TypeError):
+            model(w, x, y.double())
+        with pytest.raises(ValueError, match=r"\[B\]"):
+            model(w, x, y[:, None])
+    else:
+        with pytest.raises(ValueError, match="y must have shape"):
+            model(w, x, torch.zeros(2, model.y_dim + 1, dtype=f64))
+        with pytest.raises(TypeError):
+            model(w, x, torch.zeros(2, model.y_dim, dtype=torch.long))
 
 
-# ---------------------------------------------------------------- KMeansEnergy
-def test_kmeans_energy_is_squared_distance_to_nearest_centre():
-    km = KMeansEnergy(dim=2, k=2)
-    w = torch.tensor([0.0, 0.0, 3.0, 0.0], dtype=f64)
-    y = torch.tensor([[0.0, 0.0], [1.0, 0.0], [2.0, 1.0], [3.0, 0.0]], dtype=f64)
-    torch.testing.assert_close(km(w, y), torch.tensor([0.0, 1.0, 2.0, 0.0], dtype=f64))
-    assert km.centres(w).shape == (2, 2)
+def test_latent_energy_table_is_every_output_at_every_latent_value():
+    ell = EllipseLatentEnergy(x_dim=1)
+    w = ell.init(stream=8)
+    assert isinstance(ell, LatentEnergy) and (ell.visible_dim, ell.z_dim, ell.y_dim) == (2, 1, 3)
+    y = torch.randn(3, 2, generator=G, dtype=f64)
+    z = torch.linspace(0, 6, 5, dtype=f64)[:, None]
+    x = torch.tensor([[0.3]], dtype=f64)
+    ell.reset_counts()
+    table = ell.energy_table(w, x, y, z, chunk=4)  # chunks of one output at a time
+    assert table.shape == (3, 5) and ell.energy_evals == 15
+    for i in range(3):
+        for k in range(5):
+            assert table[i, k] == ell(w, x, ell.join(y[i : i + 1], z[k : k + 1]))[0]
+    xs = torch.tensor([[0.1], [0.2], [0.3]], dtype=f64)
+    per_input = ell.energy_table(w, xs, y, z)
+    torch.testing.assert_close(per_input[2], table[2])
+    assert not torch.allclose(per_input[0], table[0])
 
 
-def test_kmeans_init_from_data_and_training_lowers_the_loss_without_collapse():
-    data = ring(100, seed=0)
-    km = KMeansEnergy(k=6)
-    w0 = km.init_params(seed=0, data=data)
-    # every initial centre is a data point
-    assert all(bool((data == c).all(1).any()) for c in km.centres(w0))
-    w = w0.clone().requires_grad_(True)
-    h = train([w], lambda: km(w, data).mean(), steps=50, lr=0.5)
-    assert h["loss"][-1] < h["loss"][0]
-    # positives only, yet the centre of the ring keeps a high energy
-    assert km(w.detach(), torch.zeros(1, 2, dtype=f64)).item() > 0.3
+def test_unflatten():
+    w = torch.arange(7.0)
+    a, b, c = unflatten(w, [(2, 2), (2,), ()])
+    assert a.tolist() == [[0.0, 1.0], [2.0, 3.0]] and b.tolist() == [4.0, 5.0] and c.item() == 6.0
+    with pytest.raises(ValueError, match="need 6"):
+        unflatten(w, [(2, 3)])
 
 
-def test_kmeans_init_needs_enough_data():
-    with pytest.raises(ValueError, match="at least k"):
-        KMeansEnergy(k=5).init_params(data=torch.zeros(3, 2, dtype=f64))
-
-
-# ---------------------------------------------------------------- SubspaceEnergy
-def test_subspace_energy_is_distance_to_line():
-    pca = SubspaceEnergy(dim=2, rank=1)
-    w = torch.tensor([1.0, 1.0, 2.0, 0.0], dtype=f64)  # mu = (1, 1), direction (1, 0) (unnormalised)
-    y = torch.tensor([[5.0, 1.0], [0.0, 3.0], [1.0, -1.0]], dtype=f64)
-    torch.testing.assert_close(pca(w, y), torch.tensor([0.0, 4.0, 4.0], dtype=f64))
-
-
-def test_subspace_rank_must_be_below_dim():
-    with pytest.raises(ValueError, match="rank"):
-        SubspaceEnergy(dim=2, rank=2)
-
-
-# ---------------------------------------------------------------- landscape measures
-def test_energy_on_grid_layout_matches_contourf():
-    y1, y2, e = energy_on_grid(lambda p: p[:, 0] + 10 * p[:, 1], -1.0, 1.0, 4)
-    assert y1.shape == y2.shape == e.shape == (4, 4)
-    # rows follow y2, columns follow y1
-    assert bool((y1[:, 1:] > y1[:, :-1]).all()) and bool((y2[1:, :] > y2[:-1, :]).all())
-    torch.testing.assert_close(e, y1 + 10 * y2)
-
-
-def test_energy_on_grid_rejects_wrong_energy_shape():
-    with pytest.raises(ValueError, match="energies"):
-        energy_on_grid(lambda p: p, -1.0, 1.0, 3)
-
-
-def test_off_data_mask():
-    data = torch.zeros(1, 2, dtype=f64)
-    pts = torch.tensor([[0.1, 0.0], [0.5, 0.0], [0.0, -2.0]], dtype=f64)
-    assert off_data_mask(pts, data, 0.3).tolist() == [False, True, True]
-    with pytest.raises(ValueError):
-        off_data_mask(pts, data, 0.0)
-    with pytest.raises(ValueError):
-        off_data_mask(pts, torch.zeros(1, 3, dtype=f64), 0.3)
-
-
-def test_separation_values():
-    low = torch.tensor([0.0, 1.0], dtype=f64)
-    high = torch.tensor([2.0, 3.0, 4.0], dtype=f64)
-    assert separation(low, high) == 1.0
-    assert separation(high, low) == 0.0
-    flat = torch.ones(5, dtype=f64)
-    assert separation(flat, flat) == 0.5  # a flat landscape gives exactly 1/2
-    assert separation(torch.tensor([1.0], dtype=f64), torch.tensor([0.0, 2.0], dtype=f64)) == 0.5
-
-
-def test_separation_rejects_bad_input():
-    with pytest.raises(ValueError):
-        separation(torch.tensor([], dtype=f64), torch.ones(2, dtype=f64))
-    with pytest.raises(ValueError):
-        separation(torch.tensor([math.nan], dtype=f64), torch.ones(2, dtype=f64))
+def test_models_are_not_constructible_with_bad_sizes():
+    for make, err in [
+        (lambda: MLPEnergy(hidden=0), ValueError),
+        (lambda: MLPEnergy(y_dim=0), ValueError),
+        (lambda: MLPEnergy(head="relu"), ValueError),
+        (lambda: MLPEnergy(hidden=2.0), TypeError),
+        (lambda: MLPEnergy(x_dim=0), ValueError),
+        (lambda: KMeansEnergy(k=0), ValueError),
+        (lambda: SubspaceEnergy(y_dim=2, rank=2), ValueError),
+        (lambda: RingEnergy(y_dim=0), ValueError),
+        (lambda: LinearLabelEnergy(0, 3), ValueError),
+        (lambda: MLPLabelEnergy(2, 3, hidden=0), ValueError),
+        (lambda: TinyLabelEnergy(n_labels=1), ValueError),
+        (lambda: TinyLabelEnergy(x_dim=0), ValueError),
+    ]:
+        with pytest.raises(err):
+            make()
     with pytest.raises(TypeError):
-        separation([0.0], torch.ones(2, dtype=f64))
-
-
-def test_soft_volume_counts_low_energy_cells():
-    e = torch.tensor([0.0, 0.0, 1e4, 1e4], dtype=f64)
-    assert soft_volume(e, cell_area=0.25).item() == pytest.approx(0.5)
-    # temperature: the same energies count more at high T
-    e2 = torch.tensor([1.0, 1.0], dtype=f64)
-    assert soft_volume(e2, 1.0, temperature=10.0) > soft_volume(e2, 1.0, temperature=1.0)
-    # finite for very negative energies (logsumexp form)
-    assert torch.isfinite(soft_volume(torch.tensor([-500.0], dtype=f64), 1.0, temperature=1.0))
-    with pytest.raises(ValueError):
-        soft_volume(e, cell_area=-1.0)
-    with pytest.raises(ValueError):
-        soft_volume(e, cell_area=1.0, temperature=0.0)
-
-
-def test_soft_volume_gradient_pushes_low_energies_up():
-    e = torch.tensor([0.0, 3.0], dtype=f64, requires_grad=True)
-    soft_volume(e, 1.0).backward()
-    # d/dF_i of sum exp(-F) = -exp(-F_i): negative, largest in size at the lowest energy
-    torch.testing.assert_close(e.grad, -torch.exp(-e.detach()))
+        Energy(None)  # abstract: no energy without _energy and _init

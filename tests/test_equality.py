@@ -84,7 +84,7 @@ def test_every_kink_is_visited_on_both_sides_and_on_it():
 
     eq._compare = spy
     try:
-        eq._random_test(prob, 12, 0)
+        eq._random_test(prob, 12, 0, "")
     finally:
         eq._compare = original
     assert len(prob.kinks) == 2
@@ -136,7 +136,7 @@ def test_refused_step_leaves_the_chain_unchanged_and_names_the_step():
 
 def test_seed_changes_the_points_but_not_the_verdict():
     Z = sp.Sum(sp.exp(-F(W, x, k)) / sp.Sum(sp.exp(-F(W, x, n + k)), (k, 1, n)), (k, 1, n))
-    labels = {decide(Z, Z * 1, seed=s).label for s in range(5)}
+    labels = {decide(Z, Z * 1, stream=s).label for s in range(5)}
     assert labels == {"proved"}
 
 

@@ -16,7 +16,15 @@ from ebm_utils.inference import (
     reliability,
 )
 from ebm_utils.losses import free_energy
-from ebm_utils.toy_energies import ring_energy
+from ebm_utils.continuous_energies import RingEnergy
+from ebm_utils.seeding import generator
+
+
+RING = RingEnergy()
+
+
+def ring_of_radius(y: torch.Tensor, radius: float) -> torch.Tensor:
+    return RING(RING.params(radius), None, y)
 
 
 def quadratic(y: torch.Tensor) -> torch.Tensor:
@@ -28,7 +36,7 @@ def test_argmin_set_finds_one_point_and_a_continuum():
     m, pts = argmin_set(lambda y: (y[:, 0] - 0.1 * 0) ** 2, grid, atol=1e-12)
     assert pts.shape == (1, 1) and abs(pts.item()) < 1e-12 and m == pytest.approx(0.0, abs=1e-24)
     grid2, _ = midpoint_grid(-2.0, 2.0, 200, 2)
-    _, ring = argmin_set(lambda y: ring_energy(y, 1.0), grid2, atol=0.01)
+    _, ring = argmin_set(lambda y: ring_of_radius(y, 1.0), grid2, atol=0.01)
     assert ring.shape[0] > 50  # many grid points near the circle
     assert (ring.norm(dim=1) - 1).abs().max() < 0.06
 
@@ -45,7 +53,7 @@ def test_argmin_set_rejects_bad_energy_and_grid():
 
 def test_descend_reaches_the_circle_along_the_start_direction():
     starts = torch.tensor([[0.2, 0.1], [-2.0, 1.0], [0.0, -0.5]], dtype=torch.float64)
-    res = descend(lambda y: ring_energy(y, 1.0), starts, steps=300, lr=0.02)
+    res = descend(lambda y: ring_of_radius(y, 1.0), starts, steps=300, lr=0.02)
     torch.testing.assert_close(res.points.norm(dim=1), torch.ones(3, dtype=torch.float64))
     torch.testing.assert_close(res.points / res.points.norm(dim=1, keepdim=True),
                                starts / starts.norm(dim=1, keepdim=True))
@@ -55,7 +63,7 @@ def test_descend_reaches_the_circle_along_the_start_direction():
 
 def test_descend_diverges_loudly():
     with pytest.raises(ValueError, match="diverged"):
-        descend(lambda y: ring_energy(y, 1.0), torch.tensor([[3.0, 0.0]], dtype=torch.float64), steps=50, lr=1.0)
+        descend(lambda y: ring_of_radius(y, 1.0), torch.tensor([[3.0, 0.0]], dtype=torch.float64), steps=50, lr=1.0)
     with pytest.raises(ValueError):
         descend(quadratic, torch.zeros(2, 2, dtype=torch.float64), lr=0.0)
     with pytest.raises(TypeError):
@@ -119,7 +127,7 @@ def test_latent_free_energy_is_a_soft_min_with_the_grid_measure():
 
 
 def test_reliability_of_a_calibrated_and_an_overconfident_model():
-    g = torch.Generator().manual_seed(0)
+    g = generator(0)
     n = 20000
     logits = 2 * torch.randn(n, 3, generator=g, dtype=torch.float64)
     p_true = torch.softmax(logits, 1)

@@ -6,10 +6,10 @@ import math
 import pytest
 import torch
 
+from ebm_utils.costs import EvalCount
 from ebm_utils.label_energies import LinearLabelEnergy, MLPLabelEnergy
 from ebm_utils.losses import gibbs_distribution
 from ebm_utils.sampling import (
-    EvalCount,
     metropolis_distribution,
     metropolis_labels,
     negative_phase,
@@ -19,6 +19,7 @@ from ebm_utils.sampling import (
     nll_gradient_sampled,
     sample_labels,
 )
+from ebm_utils.seeding import generator
 
 E = torch.tensor([0.0, 1.0, 2.0, -0.5], dtype=torch.float64)
 
@@ -28,7 +29,7 @@ def frequencies(labels, n):
 
 
 def test_sample_labels_follow_gibbs():
-    g = torch.Generator().manual_seed(0)
+    g = generator(0)
     s = sample_labels(E, 200_000, beta=1.3, generator=g)
     p = gibbs_distribution(E, beta=1.3)
     se = (p * (1 - p) / s.numel()).sqrt()
@@ -38,7 +39,7 @@ def test_sample_labels_follow_gibbs():
 
 def test_sample_labels_wrong_beta_is_detected():
     """The frequency test above is able to fail: samples at another beta are rejected."""
-    g = torch.Generator().manual_seed(0)
+    g = generator(0)
     s = sample_labels(E, 200_000, beta=2.0, generator=g)
     p = gibbs_distribution(E, beta=1.3)
     se = (p * (1 - p) / s.numel()).sqrt()
@@ -47,9 +48,14 @@ def test_sample_labels_wrong_beta_is_detected():
 
 def test_sample_labels_batched_and_seeded():
     e = torch.stack([E, -E])
-    a = sample_labels(e, 7, generator=torch.Generator().manual_seed(3))
-    b = sample_labels(e, 7, generator=torch.Generator().manual_seed(3))
+    a = sample_labels(e, 7, generator=generator(3))
+    b = sample_labels(e, 7, generator=generator(3))
     assert a.shape == (2, 7) and torch.equal(a, b)
+    assert torch.equal(sample_labels(e, 7, stream=3), a)  # a stream of the book seed, or a generator
+    assert torch.equal(sample_labels(e, 7), sample_labels(e, 7, stream=0))
+    assert not torch.equal(sample_labels(e, 7, stream=4), a)
+    with pytest.raises(ValueError, match="not both"):
+        sample_labels(e, 7, stream=3, generator=generator(3))
 
 
 def test_negative_phase_exact_and_mc():
@@ -63,7 +69,7 @@ def test_negative_phase_exact_and_mc():
 
 
 def test_mc_estimate_unbiased_with_variance_over_k():
-    gen = torch.Generator().manual_seed(1)
+    gen = generator(1)
     g = torch.randn(4, 3, generator=gen, dtype=torch.float64)
     exact = negative_phase(g, E)
     k, reps = 5, 40_000
@@ -77,11 +83,11 @@ def test_mc_estimate_unbiased_with_variance_over_k():
 @pytest.mark.parametrize("make", [lambda: LinearLabelEnergy(3, 6), lambda: MLPLabelEnergy(3, 6, 5)])
 def test_gradient_costs_and_expectation(make):
     m = make()
-    w = m.init_params(seed=4)
+    w = m.init(stream=4)
     x = torch.tensor([0.5, -0.2, 0.9], dtype=torch.float64)
     exact, cost = nll_gradient_exact(m, w, x, 2, beta=1.5)
     assert cost == EvalCount(6, 6)
-    gen = torch.Generator().manual_seed(0)
+    gen = generator(0)
     grads = []
     for _ in range(3000):
         gk, cost_k = nll_gradient_sampled(m, w, x, 2, num_samples=3, beta=1.5, generator=gen)
@@ -94,11 +100,11 @@ def test_gradient_costs_and_expectation(make):
 
 def test_exact_gradient_matches_label_grad_formula():
     m = LinearLabelEnergy(2, 3)
-    w = m.init_params(seed=5)
+    w = m.init(stream=5)
     x = torch.tensor([1.0, -2.0], dtype=torch.float64)
-    jac = torch.autograd.functional.jacobian(lambda v: m.energies(v, x), w)  # [n, P]
+    jac = m.grad_w(w, x[None], torch.arange(3))  # [n, P]: row y' is dF(x, y')/dW
     with torch.no_grad():
-        e = m.energies(w, x)
+        e = m.energies(w, x[None])[0]
     grad, _ = nll_gradient_exact(m, w, x, 1, beta=2.0)
     torch.testing.assert_close(grad, jac[1] - negative_phase(jac, e, beta=2.0))
     wrong = jac[1] - gibbs_distribution(e, beta=1.0) @ jac  # wrong beta in p
@@ -106,7 +112,7 @@ def test_exact_gradient_matches_label_grad_formula():
 
 
 def test_metropolis_converges_and_is_biased_when_short():
-    gen = torch.Generator().manual_seed(0)
+    gen = generator(0)
     e = torch.tensor([0.0, 3.0, 3.0, 3.0, 3.0], dtype=torch.float64)
     p = gibbs_distribution(e)
 
@@ -137,9 +143,9 @@ def test_validation():
         negative_phase_mc(torch.zeros(3, 2, dtype=torch.float64), torch.tensor([0.0]))
     m = LinearLabelEnergy(2, 3)
     with pytest.raises(ValueError):
-        nll_gradient_exact(m, m.init_params(), torch.zeros(2, dtype=torch.float64), 3)
+        nll_gradient_exact(m, m.init(), torch.zeros(2, dtype=torch.float64), 3)
     with pytest.raises(TypeError):
-        nll_gradient_exact("model", m.init_params(), torch.zeros(2, dtype=torch.float64), 0)
+        nll_gradient_exact("model", m.init(), torch.zeros(2, dtype=torch.float64), 0)
     with pytest.raises(ValueError):
         metropolis_labels(lambda l: E[l], 4, 2, steps=-1)
     with pytest.raises(ValueError):
@@ -147,8 +153,8 @@ def test_validation():
 
 
 def test_negative_phase_mc_large_k_is_memory_light_and_exact():
-    g = torch.randn(6, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
-    labels = torch.randint(0, 6, (3, 500), generator=torch.Generator().manual_seed(3))
+    g = torch.randn(6, 4, dtype=torch.float64, generator=generator(2))
+    labels = torch.randint(0, 6, (3, 500), generator=generator(3))
     torch.testing.assert_close(negative_phase_mc(g, labels), g[labels].mean(1))
 
 
@@ -160,7 +166,7 @@ def test_metropolis_distribution_matches_simulation_and_converges():
     q3 = metropolis_distribution(e, 3, beta=1.2)
     torch.testing.assert_close(q3.sum(), torch.tensor(1.0, dtype=torch.float64))
     labels, _ = metropolis_labels(lambda l: e[l], 4, 200_000, 3, beta=1.2,
-                                  generator=torch.Generator().manual_seed(0))
+                                  generator=generator(0))
     assert (frequencies(labels, 4) - q3).abs().max().item() < 0.005
     assert (q3 - p).abs().max().item() > 0.01  # short chains are biased
     torch.testing.assert_close(metropolis_distribution(e, 400, beta=1.2), p)
@@ -170,5 +176,5 @@ def test_metropolis_distribution_matches_simulation_and_converges():
 
 def test_sample_labels_never_draws_impossible_labels():
     e = torch.tensor([[0.0, 1000.0, 0.0, 1000.0]], dtype=torch.float64)
-    s = sample_labels(e, 10_000, generator=torch.Generator().manual_seed(0))
+    s = sample_labels(e, 10_000, generator=generator(0))
     assert set(s.unique().tolist()) == {0, 2}

@@ -130,6 +130,9 @@ def test_torch_conversion_of_compound_arguments():
     f = to_torch([m, e], indicator(m - e) + sp.Heaviside(m - e, 0) + positive_part(m - e))
     out = f(torch.tensor([1.0, 1.0, 1.0]), torch.tensor([0.5, 1.0, 2.0]))
     assert out.tolist() == [2.5, 0.0, 0.0]
+    # sympy's own Heaviside (1/2 at the kink), powers and products of steps of compound arguments
+    g = to_torch([m, e], sp.Heaviside(m - e) + 3 * indicator(m - e) ** 2 - indicator(e - m) * positive_part(m - e))
+    assert g(torch.tensor([1.0, 1.0, 1.0]), torch.tensor([0.5, 1.0, 2.0])).tolist() == [4.0, 0.5, 0.0]
 
 
 def test_numeric_evaluation():

@@ -1,4 +1,4 @@
-"""Registry, uniform calls, evaluation counts, shift derivatives and training of ebm_utils.comparison."""
+"""The loss registry of ebm_utils.losses (uniform calls, most offending label, shift derivatives) and the soft hinge."""
 from __future__ import annotations
 
 import math
@@ -6,28 +6,30 @@ import math
 import pytest
 import torch
 
-from ebm_utils.comparison import (
+from ebm_utils.losses import (
     LOSS_NAMES,
     LOSSES,
     PAIRWISE_NAMES,
-    count_evaluations,
+    hinge_loss,
+    log_loss,
     loss_from_energies,
     loss_info,
-    model_loss,
     most_offending,
+    nll_loss,
+    pair_loss,
     shift_derivative,
+    simple_loss,
     soft_hinge_loss,
+    square_square_loss,
     tempered_softplus,
-    train_energy_table,
 )
-from ebm_utils.label_energies import LinearLabelEnergy, MLPLabelEnergy
-from ebm_utils.losses import hinge_loss, log_loss, nll_loss, simple_loss, square_square_loss
+from ebm_utils.seeding import generator
 
 D = torch.float64
 
 
-def _batch(b: int = 6, n: int = 4, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    g = torch.Generator().manual_seed(seed)
+def _batch(b: int = 6, n: int = 4, stream: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    g = generator(stream)
     e = torch.randn(b, n, generator=g, dtype=D)
     t = torch.randint(0, n, (b,), generator=g)
     neg = (t + 1 + torch.randint(0, n - 1, (b,), generator=g)) % n
@@ -71,6 +73,16 @@ def test_log_and_nll_match_library():
     )
 
 
+def test_pair_loss_by_name():
+    e, t, neg = _batch()
+    pos, ng = e.gather(1, t[:, None])[:, 0], e.gather(1, neg[:, None])[:, 0]
+    for name, fn in [("hinge", hinge_loss), ("simple", simple_loss), ("square_square", square_square_loss)]:
+        assert torch.equal(pair_loss(name, pos, ng, 0.7), fn(pos, ng, margin=0.7))
+    assert torch.equal(pair_loss("log", pos, ng, 0.7), log_loss(pos, ng))
+    with pytest.raises(ValueError, match="not a pairwise loss"):
+        pair_loss("nll", pos, ng)
+
+
 def test_margin_is_used_not_ignored():
     e, t, neg = _batch()
     a = loss_from_energies("hinge", e, t, neg, margin=0.0)
@@ -111,40 +123,9 @@ def test_bad_negatives_and_arguments_are_refused():
         most_offending(e[:, :1], torch.zeros(6, dtype=torch.long))
 
 
-# ---------------------------------------------------------------- counts
-@pytest.mark.parametrize("n", [2, 5, 11])
-def test_evaluation_counts(n):
-    model = MLPLabelEnergy(3, n, hidden=4)
-    w = model.init_params(seed=1)
-    g = torch.Generator().manual_seed(2)
-    x = torch.randn(7, 3, generator=g, dtype=D)
-    t = torch.randint(0, n, (7,), generator=g)
-    neg = (t + 1) % n
-    c = count_evaluations("nll", model, w, x, t)
-    assert (c.energy_evals, c.gradient_evals) == (n, n)
-    for name in PAIRWISE_NAMES:
-        c = count_evaluations(name, model, w, x, t, neg)
-        assert (c.energy_evals, c.gradient_evals) == (2, 2)
-        c = count_evaluations(name, model, w, x, t)  # most offending negative
-        assert (c.energy_evals, c.gradient_evals) == (n + 2, 2)
-
-
-def test_model_loss_equals_table_loss():
-    model = LinearLabelEnergy(2, 4)
-    w = model.init_params(seed=3)
-    x = torch.randn(5, 2, generator=torch.Generator().manual_seed(4), dtype=D)
-    t = torch.tensor([0, 1, 2, 3, 0])
-    e = model.energies(w, x)
-    for name in LOSS_NAMES:
-        kw = {} if name == "nll" else {"negative": None}
-        torch.testing.assert_close(
-            model_loss(name, model, w, x, t, **kw), loss_from_energies(name, e, t, **kw)
-        )
-
-
 # ---------------------------------------------------------------- shift
 def test_shift_derivative_zero_only_for_relative_losses():
-    e, t, neg = _batch(b=8, n=3, seed=5)
+    e, t, neg = _batch(b=8, n=3, stream=5)
     e = 3 * e  # spread, so that some simple-loss terms are active
     for name in ("hinge", "log"):
         assert bool((shift_derivative(name, e, t, neg) == 0).all())
@@ -154,7 +135,7 @@ def test_shift_derivative_zero_only_for_relative_losses():
 
 
 def test_shift_derivative_matches_finite_difference():
-    e, t, neg = _batch(b=4, n=3, seed=6)
+    e, t, neg = _batch(b=4, n=3, stream=6)
     h = 1e-6
     for name in LOSS_NAMES:
         kw = {} if name == "nll" else {"negative": neg}
@@ -163,30 +144,6 @@ def test_shift_derivative_matches_finite_difference():
             - loss_from_energies(name, e - h, t, reduction="none", **kw)
         ) / (2 * h)
         torch.testing.assert_close(shift_derivative(name, e, t, **kw), fd, atol=1e-6, rtol=0)
-
-
-# ---------------------------------------------------------------- training
-def test_table_training_saturation():
-    e0 = torch.tensor([[1.0, 0.5, 0.2]], dtype=D)
-    t, neg = torch.tensor([0]), torch.tensor([1])
-    finals = {}
-    for name in LOSS_NAMES:
-        kw = {} if name == "nll" else {"negative": neg}
-        w, h = train_energy_table(name, e0, t, steps=300, lr=0.1, every=100, **kw)
-        finals[name] = h["grad_norm"][-1]
-        assert h["step"] == [0, 100, 200, 300]
-        if LOSSES[name].shift_invariant:  # the mean energy never moves
-            assert max(abs(v - h["level"][0]) for v in h["level"]) < 1e-12
-    assert finals["hinge"] == 0.0 and finals["simple"] == 0.0
-    assert 0 < finals["square_square"] < 1e-12
-    assert finals["log"] > 1e-3 and finals["nll"] > 1e-3
-
-
-def test_table_training_refuses_bad_input():
-    with pytest.raises(ValueError):
-        train_energy_table("hinge", torch.zeros(2, 1, dtype=D), torch.zeros(2, dtype=torch.long), steps=1, lr=0.1)
-    with pytest.raises(ValueError, match="unknown loss"):
-        train_energy_table("l2", torch.zeros(2, 2, dtype=D), torch.zeros(2, dtype=torch.long), steps=1, lr=0.1)
 
 
 # ---------------------------------------------------------------- soft hinge

@@ -1,36 +1,34 @@
-"""The pairwise-loss helpers of chapter 1.3 assemble right gradients and reject wrong ones."""
+"""The chain rule of chapter 1.3 assembles right gradients of pairwise losses and rejects wrong ones."""
 from __future__ import annotations
 
 import pytest
 import sympy as sp
 import torch
 
-from ebm_utils.checks import GradientMismatch, check_gradient, random_points
-from ebm_utils.losses import log_loss, simple_loss, square_square_loss
-from ebm_utils.pairwise import (
-    TinyEnergy,
+from ebm_utils.chain_rule import (
     chain_rule_gradient,
-    coefficient_to_torch,
     energy_form,
     gradient_symbol,
-    one_sided_derivatives,
     outer_coefficients,
     pairwise_symbols,
 )
-from ebm_utils.symbolic import indicator, positive_part, sigmoid
+from ebm_utils.checks import GradientMismatch, check_gradient, random_points
+from ebm_utils.label_energies import TinyLabelEnergy
+from ebm_utils.losses import log_loss, simple_loss, square_square_loss
+from ebm_utils.seeding import generator
+from ebm_utils.symbolic import indicator, positive_part, sigmoid, to_torch
 
 S = pairwise_symbols()
-MODEL = TinyEnergy(dim=2, n_labels=3, hidden=4)
-G = torch.Generator().manual_seed(0)
-X = torch.randn(4, 2, generator=G, dtype=torch.float64)
+MODEL = TinyLabelEnergy(x_dim=2, n_labels=3, hidden=4)
+X = torch.randn(4, 2, generator=generator(0), dtype=torch.float64)
 Y = torch.tensor([0, 1, 2, 0])
 YBAR = torch.tensor([1, 2, 0, 2])
 
 
 def _coefficient_fns(loss_expr: sp.Expr, margin: float = 1.0):
     g1, g2 = outer_coefficients(sp.diff(loss_expr, S.W), S)
-    f1 = coefficient_to_torch([S.E_pos, S.E_neg, S.m], g1)
-    f2 = coefficient_to_torch([S.E_pos, S.E_neg, S.m], g2)
+    f1 = to_torch([S.E_pos, S.E_neg, S.m], g1)
+    f2 = to_torch([S.E_pos, S.E_neg, S.m], g2)
     m = torch.tensor(margin, dtype=torch.float64)
     return (lambda a, b: f1(a, b, m)), (lambda a, b: f2(a, b, m))
 
@@ -69,25 +67,6 @@ def test_energy_form_refuses_other_energies_and_nonlinear_gradients():
         outer_coefficients(sp.Derivative(S.pos, S.W) + 1, S)
 
 
-def test_tiny_energy_shapes_and_validation():
-    w = MODEL.init(seed=1)
-    assert w.shape == (MODEL.num_params,) and MODEL.num_params == 4 * 2 + 4 + 3 * 4 + 3
-    assert MODEL(w, X, Y).shape == (4,)
-    assert torch.equal(MODEL.init(seed=1), w)
-    with pytest.raises(ValueError, match="parameters"):
-        MODEL(w[:-1], X, Y)
-    with pytest.raises(ValueError, match="x must"):
-        MODEL(w, X[:, :1], Y)
-    with pytest.raises(ValueError, match="labels"):
-        MODEL(w, X, torch.tensor([0, 1, 3, 0]))
-    with pytest.raises(ValueError, match="integer"):
-        MODEL(w, X, Y.double())
-    with pytest.raises(ValueError):
-        TinyEnergy(n_labels=1)
-    with pytest.raises(ValueError):
-        TinyEnergy(dim=0)
-
-
 @pytest.mark.parametrize(
     "name, expr, loss",
     [
@@ -106,7 +85,7 @@ def test_chain_rule_gradient_matches_autograd_of_the_library_loss(name, expr, lo
         with torch.no_grad():
             return torch.cat([MODEL(w, X, Y).abs(), (0.7 - MODEL(w, X, YBAR)).abs()]).min()
 
-    pts = random_points(6, MODEL.num_params, seed=3)
+    pts = random_points(6, MODEL.num_params, stream=3)
     report = check_gradient(
         f, lambda w: chain_rule_gradient(g1, g2, MODEL, w, X, Y, YBAR), pts, kink_distance=kinks, name=name
     )
@@ -119,34 +98,24 @@ def test_chain_rule_gradient_rejects_a_wrong_sign():
     def f(w):
         return log_loss(MODEL(w, X, Y), MODEL(w, X, YBAR))
 
-    pts = random_points(3, MODEL.num_params, seed=4)
+    pts = random_points(3, MODEL.num_params, stream=4)
     with pytest.raises(GradientMismatch):
         check_gradient(f, lambda w: chain_rule_gradient(g1, lambda a, b: -g2(a, b), MODEL, w, X, Y, YBAR), pts)
     with pytest.raises(ValueError, match="same shape"):
         chain_rule_gradient(g1, g2, MODEL, pts[0], X, Y, YBAR[:2])
+    with pytest.raises(TypeError, match="Energy"):
+        chain_rule_gradient(g1, g2, lambda w, x, y: w.sum(), pts[0], X, Y, YBAR)
 
 
-def test_coefficient_to_torch_handles_compound_step_arguments():
+def test_derived_coefficients_with_compound_step_arguments_convert_to_torch():
+    """The coefficient 1[m - F(x, ybar) > 0] of 1.3(a), 1.3(c): to_torch parenthesises its argument."""
     m = torch.tensor(1.0, dtype=torch.float64)
     e = torch.tensor([0.5, 1.0, 1.5], dtype=torch.float64)
-    f = coefficient_to_torch([S.E_neg, S.m], -indicator(S.m - S.E_neg))
+    f = to_torch([S.E_neg, S.m], -indicator(S.m - S.E_neg))
     assert f(e, m).tolist() == [-1.0, 0.0, 0.0]  # 0 at the kink, as torch.relu
-    h = coefficient_to_torch([S.E_neg, S.m], sp.Heaviside(S.m - S.E_neg))
+    h = to_torch([S.E_neg, S.m], sp.Heaviside(S.m - S.E_neg))
     assert h(e, m).tolist() == [1.0, 0.5, 0.0]
-    h0 = coefficient_to_torch([S.E_neg, S.m], sp.Heaviside(S.m - S.E_neg, 1))
-    assert h0(e, m).tolist() == [1.0, 1.0, 0.0]
-    with pytest.raises(TypeError):
-        coefficient_to_torch([S.E_neg], sp.Matrix([S.E_neg]))
-    with pytest.raises(TypeError):
-        coefficient_to_torch([S.m - S.E_neg], S.E_neg)
-
-
-def test_one_sided_derivatives_at_kinks():
-    left, right = one_sided_derivatives(torch.relu, 0.0)
-    assert (left, right) == (0.0, 1.0)
-    left, right = one_sided_derivatives(lambda z: torch.relu(z) ** 2, 0.0, h=1e-4)
-    assert abs(left) < 1e-12 and abs(right - 1e-4) < 1e-12  # right quotient is h itself
-    left, right = one_sided_derivatives(torch.sin, 0.3, h=1e-7)
-    assert abs(left - right) < 1e-6
-    with pytest.raises(ValueError):
-        one_sided_derivatives(torch.relu, 0.0, h=0.0)
+    h1 = to_torch([S.E_neg, S.m], sp.Heaviside(S.m - S.E_neg, 1))
+    assert h1(e, m).tolist() == [1.0, 1.0, 0.0]
+    sq = to_torch([S.E_neg, S.m], -2 * positive_part(S.m - S.E_neg) * indicator(S.m - S.E_neg) ** 2)
+    assert sq(e, m).tolist() == [-1.0, -0.0, -0.0]

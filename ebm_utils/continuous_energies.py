@@ -1,0 +1,260 @@
+r"""Energies of continuous outputs :math:`y \in \mathbb{R}^d` (chapter 1.1).
+
+All follow the interface of :mod:`ebm_utils.energies`: ``model(w, x, y)``
+with ``y`` of shape ``[B, y_dim]`` and ``x`` of shape ``[B, x_dim]`` or ``None``.
+
+Trainable energies (pages 1.1(d)-(g)):
+
+* :class:`MLPEnergy` -- :math:`F_W(x, y) = v^\top \tanh(A [x; y] + c) + b`, a
+  flexible energy, unbounded below (``head="linear"``) or bounded below by 0
+  (``head="softplus"``); unconditional (``x_dim=None``) it reads :math:`y` alone;
+* :class:`KMeansEnergy` -- :math:`F_W(y) = \min_k \lVert y - c_k\rVert^2`,
+  whose low-energy region is limited by the architecture to ``K`` blobs;
+* :class:`SubspaceEnergy` -- :math:`F_W(y) = \lVert (I - P_U)(y - \mu)\rVert^2`,
+  the PCA energy: squared distance to an affine subspace of rank ``r < d``.
+
+Analytic energies with known minimum sets, whose parameters are their radii
+(affine in the input, :math:`r_W(x) = r_0 + r_1^\top x`; a constant when
+unconditional), built with :meth:`RingEnergy.params` and
+:meth:`EllipseLatentEnergy.params`:
+
+* :class:`RingEnergy` -- :math:`F_W(x, y) = (\lVert y\rVert^2 - r_W(x)^2)^2`,
+  zero on the whole circle of radius :math:`r_W(x)` (page 1.1(a), one input
+  with infinitely many correct outputs);
+* :class:`EllipseLatentEnergy` -- :math:`G_W(x, y, z) = \lVert y - (\rho_1 \cos z,
+  \rho_2 \sin z)\rVert^2` with a latent angle :math:`z` (page 1.1(h));
+  :math:`\min_z G` is the squared distance from :math:`y` to the ellipse with
+  semi-axes :math:`\rho_1(x), \rho_2(x)`.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as Fn
+from torch import Tensor
+
+from . import seeding
+from ._validation import check_choice, check_int, check_positive, check_rows
+from .energies import ContinuousEnergy, LatentEnergy, unflatten
+
+__all__ = ["MLPEnergy", "KMeansEnergy", "SubspaceEnergy", "RingEnergy", "EllipseLatentEnergy"]
+
+
+class MLPEnergy(ContinuousEnergy):
+    r"""A one-hidden-layer network, :math:`F_W(x, y) = v^\top \tanh(A u + c) + b`, :math:`u = [x; y]`.
+
+    :math:`W = (A, c, v, b)` with :math:`A \in \mathbb{R}^{h \times d}`
+    (:math:`d` = ``x_dim + y_dim``, or ``y_dim`` when unconditional),
+    :math:`c, v \in \mathbb{R}^h`, :math:`b \in \mathbb{R}`.  With
+    ``head="softplus"`` the energy is :math:`\operatorname{softplus}` of the same
+    expression, so :math:`F_W \ge 0`; with ``head="linear"`` it is unbounded
+    below (the output bias :math:`b` alone can lower every energy at once, the
+    collapse of page 1.1(e)).
+    """
+
+    def __init__(self, y_dim: int = 2, hidden: int = 16, head: str = "linear", x_dim: int | None = None) -> None:
+        super().__init__(y_dim, x_dim)
+        self.hidden = check_int(hidden, "hidden")
+        self.head = check_choice(head, "head", ("linear", "softplus"))
+        self.in_dim = (self.x_dim or 0) + self.y_dim
+        self.num_params = self.hidden * self.in_dim + 2 * self.hidden + 1
+
+    def unpack(self, w: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """The views ``(A, c, v, b)`` of a flat parameter vector."""
+        h, d = self.hidden, self.in_dim
+        a, c, v, b = unflatten(self.check_w(w), [(h, d), (h,), (h,), ()])
+        return a, c, v, b
+
+    def _init(self, g: torch.Generator, scale: float) -> Tensor:
+        h, d = self.hidden, self.in_dim
+        return torch.cat(
+            [
+                torch.randn(h * d, generator=g, dtype=torch.float64) * scale * 2.0 / math.sqrt(d),
+                torch.randn(h, generator=g, dtype=torch.float64) * scale,
+                torch.randn(h, generator=g, dtype=torch.float64) * scale / math.sqrt(h),
+                torch.zeros(1, dtype=torch.float64),
+            ]
+        )
+
+    def _energy(self, w: Tensor, x: Tensor | None, y: Tensor) -> Tensor:
+        a, c, v, b = self.unpack(w)
+        u = y if x is None else torch.cat([x, y], dim=1)
+        out = torch.tanh(u @ a.T + c) @ v + b
+        return Fn.softplus(out) if self.head == "softplus" else out
+
+
+class KMeansEnergy(ContinuousEnergy):
+    r"""The K-means energy :math:`F_W(y) = \min_k \lVert y - c_k\rVert^2`, :math:`W = (c_1, \dots, c_K)`.
+
+    Whatever the centres, only ``K`` points have energy 0 and the energy grows
+    quadratically away from them: the architecture limits the volume of
+    low-energy space (page 1.1(f)).  Gradient descent on the mean energy of the
+    data is batch K-means with a learning rate.  :meth:`init` draws the
+    centres from ``data`` when it is given (so that no centre starts unused).
+    """
+
+    def __init__(self, y_dim: int = 2, k: int = 8) -> None:
+        super().__init__(y_dim)
+        self.k = check_int(k, "k")
+        self.num_params = self.k * self.y_dim
+
+    def centres(self, w: Tensor) -> Tensor:
+        """The ``[K, y_dim]`` centres."""
+        return self.check_w(w).reshape(self.k, self.y_dim)
+
+    def init(self, stream: int = 0, scale: float = 1.0, data: Tensor | None = None) -> Tensor:
+        """Centres drawn from ``data`` (without replacement) or ``N(0, scale^2)``, from ``stream``."""
+        if data is None:
+            return super().init(stream, scale)
+        check_positive(scale, "scale")
+        data = self.check_y(data)
+        if data.shape[0] < self.k:
+            raise ValueError(f"need at least k={self.k} data points, got {data.shape[0]}")
+        idx = torch.randperm(data.shape[0], generator=seeding.generator(stream))[: self.k]
+        return data[idx].detach().clone().to(torch.float64).reshape(-1)
+
+    def _init(self, g: torch.Generator, scale: float) -> Tensor:
+        return torch.randn(self.num_params, generator=g, dtype=torch.float64) * scale
+
+    def _energy(self, w: Tensor, x: Tensor | None, y: Tensor) -> Tensor:
+        c = w.reshape(self.k, self.y_dim)
+        d2 = (y[:, None, :] - c[None, :, :]).square().sum(-1)  # [N, K], exact (no cdist)
+        return d2.min(dim=1).values
+
+
+class SubspaceEnergy(ContinuousEnergy):
+    r"""The PCA energy :math:`F_W(y) = \lVert (I - Q Q^\top)(y - \mu)\rVert^2`.
+
+    :math:`W = (\mu, U)` with :math:`U \in \mathbb{R}^{d \times r}`, ``r < y_dim``;
+    :math:`Q` is the orthonormal basis of the span of :math:`U` (a QR
+    decomposition, differentiable).  Zero exactly on an affine subspace of
+    dimension ``r``: low energy on a set of volume zero whatever :math:`W`
+    is (page 1.1(f)).
+    """
+
+    def __init__(self, y_dim: int = 2, rank: int = 1) -> None:
+        super().__init__(y_dim)
+        self.rank = check_int(rank, "rank")
+        if self.rank >= self.y_dim:
+            raise ValueError(f"rank must be smaller than y_dim={y_dim} (rank {rank} makes F = 0), got {rank}")
+        self.num_params = self.y_dim + self.y_dim * self.rank
+
+    def _init(self, g: torch.Generator, scale: float) -> Tensor:
+        return torch.randn(self.num_params, generator=g, dtype=torch.float64) * scale
+
+    def basis(self, w: Tensor) -> tuple[Tensor, Tensor]:
+        """``(mu, Q)``: the offset and the ``[y_dim, rank]`` orthonormal basis."""
+        mu, u = unflatten(self.check_w(w), [(self.y_dim,), (self.y_dim, self.rank)])
+        q, _ = torch.linalg.qr(u)
+        return mu, q
+
+    def _energy(self, w: Tensor, x: Tensor | None, y: Tensor) -> Tensor:
+        mu, q = self.basis(w)
+        z = y - mu
+        resid = z - (z @ q) @ q.T
+        return resid.square().sum(-1)
+
+
+# ---------------------------------------------------------------- analytic energies
+def _affine(coef: Tensor, x: Tensor | None) -> Tensor:
+    """:math:`r_0 + r_1^\\top x` per input (``[B]``), or :math:`r_0` (a scalar) without an input."""
+    return coef[0] if x is None else coef[0] + x @ coef[1:]
+
+
+def _affine_params(value: float | Sequence[float], x_dim: int | None, name: str) -> list[float]:
+    """``(r_0, r_1...)`` from a number (constant) or a sequence ``(intercept, *slopes)``."""
+    width = 1 + (x_dim or 0)
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        coef = [float(v) for v in value]
+        if len(coef) != width:
+            raise ValueError(f"{name} needs {width} numbers (intercept, then one slope per input), got {len(coef)}")
+    else:
+        coef = [float(value)] + [0.0] * (width - 1)
+    check_positive(coef[0], f"{name} intercept")
+    return coef
+
+
+def _positive_radii(g: torch.Generator, scale: float, count: int, x_dim: int | None) -> Tensor:
+    """Random radii: intercepts about 1 (log-normal), small slopes."""
+    parts = []
+    for _ in range(count):
+        parts.append(torch.exp(0.25 * scale * torch.randn(1, generator=g, dtype=torch.float64)))
+        parts.append(0.25 * scale * torch.randn(x_dim or 0, generator=g, dtype=torch.float64))
+    return torch.cat(parts)
+
+
+class RingEnergy(ContinuousEnergy):
+    r"""The ring energy :math:`F_W(x, y) = \left(\lVert y\rVert^2 - r_W(x)^2\right)^2`, :math:`r_W(x) = r_0 + r_1^\top x`.
+
+    Zero exactly on the circle (sphere) :math:`\lVert y\rVert = r_W(x)`, the
+    minimum set of page 1.1(a); its only other stationary point is the local
+    maximum at the origin.  :math:`W = (r_0, r_1)`; unconditional
+    (``x_dim=None``), :math:`W = (r_0)` is the radius.
+    """
+
+    def __init__(self, y_dim: int = 2, x_dim: int | None = None) -> None:
+        super().__init__(y_dim, x_dim)
+        self.num_params = 1 + (self.x_dim or 0)
+
+    def params(self, radius: float | Sequence[float]) -> Tensor:
+        """``w`` for a radius: a number (the same for every input) or ``(r_0, *r_1)``."""
+        return torch.tensor(_affine_params(radius, self.x_dim, "radius"), dtype=torch.float64)
+
+    def radius(self, w: Tensor, x: Tensor | None) -> Tensor:
+        """:math:`r_W(x)`: ``[B]`` for inputs ``[B, x_dim]``, a scalar without an input."""
+        return _affine(self.check_w(w), self.check_x(x))
+
+    def _init(self, g: torch.Generator, scale: float) -> Tensor:
+        return _positive_radii(g, scale, 1, self.x_dim)
+
+    def _energy(self, w: Tensor, x: Tensor | None, y: Tensor) -> Tensor:
+        r = _affine(w, x)
+        return (y.square().sum(-1) - r**2).square()
+
+
+class EllipseLatentEnergy(LatentEnergy):
+    r"""The latent-variable energy :math:`G_W(x, y, z) = \lVert y - (\rho_1 \cos z, \rho_2 \sin z)\rVert^2`.
+
+    The output is the pair :math:`(y, z)`: ``y`` of the call has three columns
+    :math:`(y_1, y_2, z)` (see :class:`ebm_utils.energies.LatentEnergy`).  The
+    semi-axes are affine in the input, :math:`\rho_j(x) = \rho_{j,0} + \rho_{j,1}^\top x`,
+    :math:`W = (\rho_{1,0}, \rho_{1,1}, \rho_{2,0}, \rho_{2,1})`; unconditional,
+    :math:`W = (\rho_1, \rho_2)`.  Minimising over :math:`z` gives the squared
+    distance from :math:`y` to the ellipse; page 1.1(h) also marginalises
+    :math:`z` with the free energy.
+    """
+
+    def __init__(self, x_dim: int | None = None) -> None:
+        super().__init__(visible_dim=2, z_dim=1, x_dim=x_dim)
+        self.num_params = 2 * (1 + (self.x_dim or 0))
+
+    def params(self, rho1: float | Sequence[float], rho2: float | Sequence[float]) -> Tensor:
+        """``w`` for the two semi-axes, each a number or ``(intercept, *slopes)``."""
+        coef = _affine_params(rho1, self.x_dim, "rho1") + _affine_params(rho2, self.x_dim, "rho2")
+        return torch.tensor(coef, dtype=torch.float64)
+
+    def semi_axes(self, w: Tensor, x: Tensor | None) -> tuple[Tensor, Tensor]:
+        r""":math:`(\rho_1(x), \rho_2(x))`, each ``[B]`` (scalars without an input)."""
+        return self._axes(self.check_w(w), self.check_x(x))
+
+    def point(self, w: Tensor, x: Tensor | None, z: Tensor) -> Tensor:
+        r"""The points :math:`(\rho_1 \cos z, \rho_2 \sin z)` of the ellipse for angles ``z`` (``[B, 1]``), ``[B, 2]``."""
+        w, x = self.check_w(w), self.check_x(x)
+        z = check_rows(z, 1, "z")
+        return self._point(w, x, z[:, 0])
+
+    def _axes(self, w: Tensor, x: Tensor | None) -> tuple[Tensor, Tensor]:
+        half = w.shape[0] // 2
+        return _affine(w[:half], x), _affine(w[half:], x)
+
+    def _point(self, w: Tensor, x: Tensor | None, z: Tensor) -> Tensor:
+        a, b = self._axes(w, x)
+        return torch.stack(torch.broadcast_tensors(a * z.cos(), b * z.sin()), dim=-1)
+
+    def _init(self, g: torch.Generator, scale: float) -> Tensor:
+        return _positive_radii(g, scale, 2, self.x_dim)
+
+    def _energy(self, w: Tensor, x: Tensor | None, y: Tensor) -> Tensor:
+        return (y[:, :2] - self._point(w, x, y[:, 2])).square().sum(-1)

@@ -168,13 +168,16 @@ def log_loss(energy_pos: Tensor, energy_neg: Tensor, reduction: Reduction = "mea
         \mathcal{L}_{\log} = \log\left(1 + e^{F_W(x, y) - F_W(x, \bar y)}\right)
                            = \operatorname{softplus}\left(F_W(x, y) - F_W(x, \bar y)\right)
 
-    Derived in 1.3(b); compared with the hinge in 1.3(d)(ii).  Evaluated as
-    ``logaddexp(0, u)``, exact for any gap ``u``.
+    Derived in 1.3(b), where it is also the hinge :math:`[M + u]^+` averaged over a
+    margin :math:`M` with the standard logistic distribution; compared with the
+    hinge in 1.3(d)(ii).  With :math:`u = F_W(x, y) - F_W(x, \bar y)`, the
+    violation (minus the gap), it is evaluated as ``logaddexp(0, u)``, exact
+    for any ``u``.
     """
     pos, neg = check_pair(energy_pos, energy_neg)
     reduction = check_reduction(reduction)
-    gap = pos - neg
-    return reduce(torch.logaddexp(torch.zeros_like(gap), gap), reduction)
+    u = pos - neg  # the violation: minus the gap F_W(x, ybar) - F_W(x, y)
+    return reduce(torch.logaddexp(torch.zeros_like(u), u), reduction)
 
 
 def simple_loss(
@@ -288,27 +291,27 @@ def lvq2_loss(
         \mathcal{L}_{\text{lvq2}} = \min\left(M, \left[F_W(x, y) - F_W(x, \bar y)\right]^+\right)
 
     ``saturation`` is :math:`M > 0`.  Both kinks follow the book's convention
-    (gradient 0 at the kink): the gradient with respect to the gap
-    :math:`u = F_W(x, y) - F_W(x, \bar y)` is :math:`\mathbb{1}[u > 0]\,
+    (gradient 0 at the kink): the gradient with respect to the violation
+    :math:`u = F_W(x, y) - F_W(x, \bar y)` (minus the gap) is :math:`\mathbb{1}[u > 0]\,
     \mathbb{1}[M - u > 0]` (page "The loss zoo").
     """
     pos, neg = check_pair(energy_pos, energy_neg)
     m = check_positive(saturation, "saturation")
     reduction = check_reduction(reduction)
-    gap = pos - neg
-    loss = torch.where(gap < m, torch.relu(gap), torch.full_like(gap, m))
+    u = pos - neg  # the violation
+    loss = torch.where(u < m, torch.relu(u), torch.full_like(u, m))
     return reduce(loss, reduction)
 
 
 def mce_loss(energy_pos: Tensor, energy_neg: Tensor, reduction: Reduction = "mean") -> Tensor:
-    r"""Minimum classification error (MCE) loss: a sigmoid of the energy gap.
+    r"""Minimum classification error (MCE) loss: a sigmoid of the violation (minus the gap).
 
     .. math::
         \mathcal{L}_{\text{mce}} = \sigma\left(F_W(x, y) - F_W(x, \bar y)\right)
             = \frac{1}{1 + e^{-(F_W(x, y) - F_W(x, \bar y))}}
 
     A smooth count of errors, bounded in (0, 1) (page "The loss zoo").
-    ``torch.sigmoid`` is exact for any gap.
+    ``torch.sigmoid`` is exact for any violation.
     """
     pos, neg = check_pair(energy_pos, energy_neg)
     reduction = check_reduction(reduction)

@@ -1147,6 +1147,8 @@ def decide(
     ``EBM_SEED``), split by ``salt``; ``timeout`` bounds sympy's simplification.
     """
     a, b = sp.sympify(a), sp.sympify(b)
+    if isinstance(a, (sp.MatrixBase, sp.MatrixExpr)) or isinstance(b, (sp.MatrixBase, sp.MatrixExpr)):
+        return _decide_matrix(a, b, where=where, trials=trials, stream=stream, salt=salt, timeout=timeout)
     for name, e in (("previous line", a), ("this line", b)):
         if not isinstance(e, sp.Expr):
             raise DerivationError(f"{name} is not an expression: {sp.sstr(e)}")
@@ -1177,3 +1179,25 @@ def decide(
     finally:
         _CTX.point = None
     return Verdict(proved, points, tuple(kinks))
+
+
+def _decide_matrix(a: Any, b: Any, **kwargs: Any) -> Verdict:
+    """Two matrices of one shape, entry by entry: proved if every entry is proved."""
+    try:
+        ma, mb = sp.Matrix(a), sp.Matrix(b)
+    except (TypeError, ValueError, sp.SympifyError):
+        raise DerivationError(
+            f"a matrix line can only be compared with a matrix: {sp.sstr(a)} and {sp.sstr(b)}"
+        ) from None
+    if ma.shape != mb.shape:
+        raise DerivationError(f"the lines are matrices of shapes {ma.shape} and {mb.shape}")
+    salt = kwargs.pop("salt")
+    verdicts = []
+    for (i, j), _ in sorted(((i, j), 0) for i in range(ma.rows) for j in range(ma.cols)):
+        try:
+            verdicts.append(decide(ma[i, j], mb[i, j], salt=f"{salt} [{i},{j}]", **kwargs))
+        except DerivationError as err:
+            raise DerivationError(f"entry ({i}, {j}): {err}") from None
+    kinks = tuple(dict.fromkeys(k for v in verdicts for k in v.kinks))
+    tested = [v.points for v in verdicts if not v.proved]
+    return Verdict(all(v.proved for v in verdicts), min(tested) if tested else 0, kinks)

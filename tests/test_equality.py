@@ -212,3 +212,13 @@ def test_constructor_validates():
         Derivation(x, trials=0)
     with pytest.raises(ValueError):
         Derivation(x, timeout=0)
+
+
+def test_matrix_lines_are_compared_entry_by_entry():
+    m = sp.Matrix([[sp.exp(x) * sp.exp(-x)], [positive_part(x) + positive_part(-x)]])
+    v = decide(m, sp.Matrix([[1], [sp.Abs(x)]]))
+    assert v.label in ("proved", f"tested at {v.points} points, every branch")
+    with pytest.raises(DerivationError, match=r"entry \(1, 0\)"):
+        decide(m, sp.Matrix([[1], [x]]))
+    with pytest.raises(DerivationError, match="shapes"):
+        decide(m, sp.Matrix([[1, 0]]))

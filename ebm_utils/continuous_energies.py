@@ -258,3 +258,109 @@ class EllipseLatentEnergy(LatentEnergy):
 
     def _energy(self, w: Tensor, x: Tensor | None, y: Tensor) -> Tensor:
         return (y[:, :2] - self._point(w, x, y[:, 2])).square().sum(-1)
+
+
+# ---------------------------------------------------------------- pages 1.1(e), 1.1(f): fixed features, auto-encoder
+from ._validation import check_float_tensor  # noqa: E402
+
+__all__ += ["RBFEnergy", "AutoEncoderEnergy"]
+
+
+class RBFEnergy(ContinuousEnergy):
+    r"""An energy linear in fixed Gaussian features, :math:`F_v(y) = v^\top \varphi(y)`.
+
+    :math:`\varphi_k(y) = \exp\!\big(-\lVert y - c_k\rVert^2 / (2 s^2)\big)`
+    for fixed centres :math:`c_k` (``[K, y_dim]``) and width :math:`s`;
+    :math:`W = v \in \mathbb{R}^K` is the only parameter.  Its tangent kernel
+    :math:`\langle \nabla_v F(y), \nabla_v F(y')\rangle = \varphi(y)^\top
+    \varphi(y')` is local: lowering the energy of a data point lowers it
+    near that point only.  The positive-only loss with weight decay,
+    :math:`\frac1N\sum_i F_v(y_i) + \lambda\lVert v\rVert^2`, is minimised by
+    :meth:`weight_decay_minimiser`, :math:`v^* = -\bar\varphi / (2\lambda)`
+    with :math:`\bar\varphi` the mean feature vector of the data: a kernel
+    (Parzen) energy, :math:`F_{v^*}(y) = -\frac{1}{2\lambda N}\sum_i
+    \varphi(y)^\top\varphi(y_i)` (page 1.1(e)).
+    """
+
+    def __init__(self, centres: Tensor, width: float) -> None:
+        centres = check_float_tensor(centres, "centres")
+        if centres.dim() != 2 or centres.shape[0] < 1:
+            raise ValueError(f"centres must have shape [K, y_dim] with K >= 1, got {tuple(centres.shape)}")
+        super().__init__(centres.shape[1])
+        self.centres = centres.detach().to(torch.float64)
+        self.width = check_positive(width, "width")
+        self.num_params = self.centres.shape[0]
+
+    def features(self, y: Tensor) -> Tensor:
+        r""":math:`\varphi(y)`, ``[N, K]``."""
+        return self._features(self.check_y(y))
+
+    def _features(self, y: Tensor) -> Tensor:
+        d2 = (y[:, None, :] - self.centres[None, :, :].to(y.dtype)).square().sum(-1)
+        return torch.exp(-d2 / (2.0 * self.width**2))
+
+    def weight_decay_minimiser(self, data: Tensor, lam: float) -> Tensor:
+        r"""The minimiser :math:`v^* = -\bar\varphi / (2\lambda)` of :math:`\frac1N\sum_i F_v(y_i) + \lambda\lVert v\rVert^2`."""
+        lam = check_positive(lam, "lam")
+        return -self.features(data).mean(0) / (2.0 * lam)
+
+    def _init(self, g: torch.Generator, scale: float) -> Tensor:
+        return torch.randn(self.num_params, generator=g, dtype=torch.float64) * scale / math.sqrt(self.num_params)
+
+    def _energy(self, w: Tensor, x: Tensor | None, y: Tensor) -> Tensor:
+        return self._features(y) @ w
+
+
+class AutoEncoderEnergy(ContinuousEnergy):
+    r"""The reconstruction energy :math:`F_W(y) = \lVert y - G_W(y)\rVert^2`, :math:`G_W(y) = D \tanh(A y + c) + d`.
+
+    :math:`W = (A, c, D, d)`, :math:`A \in \mathbb{R}^{h \times n}`,
+    :math:`D \in \mathbb{R}^{n \times h}`.  With ``h >= n`` the network can
+    represent a map close to the identity, and then :math:`F_W \approx 0`
+    everywhere: trained on the data alone it may collapse.  The contractive
+    regulariser of Rifai et al. (2011), :meth:`contraction`, the mean
+    squared Frobenius norm of the Jacobian :math:`\partial G_W/\partial y =
+    D\,\mathrm{diag}(1 - \tanh^2(A y + c))\,A`, penalises exactly that
+    (page 1.1(f)).
+    """
+
+    def __init__(self, y_dim: int = 2, hidden: int = 16) -> None:
+        super().__init__(y_dim)
+        self.hidden = check_int(hidden, "hidden")
+        self.num_params = 2 * self.hidden * self.y_dim + self.hidden + self.y_dim
+
+    def unpack(self, w: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """The views ``(A, c, D, d)`` of a flat parameter vector."""
+        h, n = self.hidden, self.y_dim
+        a, c, dec, d = unflatten(self.check_w(w), [(h, n), (h,), (n, h), (n,)])
+        return a, c, dec, d
+
+    def reconstruct(self, w: Tensor, y: Tensor) -> Tensor:
+        r""":math:`G_W(y)`, ``[N, y_dim]``."""
+        a, c, dec, d = self.unpack(w)
+        return torch.tanh(self.check_y(y) @ a.T + c) @ dec.T + d
+
+    def jacobian(self, w: Tensor, y: Tensor) -> Tensor:
+        r""":math:`\partial G_W/\partial y` at each point, ``[N, y_dim, y_dim]`` (closed form)."""
+        a, c, dec, _ = self.unpack(w)
+        slope = 1.0 - torch.tanh(self.check_y(y) @ a.T + c).square()  # [N, h]
+        return torch.einsum("oh,nh,hi->noi", dec, slope, a)
+
+    def contraction(self, w: Tensor, y: Tensor) -> Tensor:
+        r"""The contractive penalty :math:`\frac1N\sum_i \lVert \partial G_W(y_i)/\partial y\rVert_F^2`."""
+        return self.jacobian(w, y).square().sum((1, 2)).mean()
+
+    def _init(self, g: torch.Generator, scale: float) -> Tensor:
+        h, n = self.hidden, self.y_dim
+        return torch.cat(
+            [
+                torch.randn(h * n, generator=g, dtype=torch.float64) * scale * 2.0 / math.sqrt(n),
+                torch.randn(h, generator=g, dtype=torch.float64) * scale,
+                torch.randn(n * h, generator=g, dtype=torch.float64) * scale / math.sqrt(h),
+                torch.zeros(n, dtype=torch.float64),
+            ]
+        )
+
+    def _energy(self, w: Tensor, x: Tensor | None, y: Tensor) -> Tensor:
+        a, c, dec, d = self.unpack(w)
+        return (y - (torch.tanh(y @ a.T + c) @ dec.T + d)).square().sum(-1)

@@ -279,3 +279,36 @@ def reliability(probs: Tensor, labels: Tensor, bins: int = 10) -> Reliability:
     a = torch.where(nonzero, asum / counts.clamp(min=1), torch.nan)
     ece = float(((asum - csum).abs()).sum() / p.shape[0])
     return Reliability(ece, c, a, counts)
+
+
+# ---------------------------------------------------------------- page 1.1(h): basins of a periodic latent
+def periodic_descent_end(values: Tensor, start: int) -> int:
+    r"""Where steepest descent on a periodic grid ends: the local minimum whose basin holds ``start``.
+
+    ``values`` are :math:`G(z_j)` on a uniform grid of a periodic latent
+    (the index after the last wraps to 0).  From ``start`` the walk moves to
+    the lower of the two neighbours while one is lower, and returns the
+    index where it stops, a grid local minimum.  Gradient descent on
+    :math:`z` with small steps follows the same downhill path, so this
+    predicts, from the grid alone, which minimum a descent run reaches
+    (page 1.1(h)).  Ties do not move the walk.
+    """
+    v = check_float_tensor(values, "values").reshape(-1)
+    n = v.numel()
+    if n < 3:
+        raise ValueError(f"values needs at least 3 grid points, got {n}")
+    if not bool(torch.isfinite(v).all()):
+        raise ValueError("values must be finite")
+    i = check_int(start, "start", minimum=0)
+    if i >= n:
+        raise IndexError(f"start must lie in [0, {n - 1}], got {i}")
+    for _ in range(n):
+        left, right = (i - 1) % n, (i + 1) % n
+        nxt = left if v[left] < v[right] else right
+        if not bool(v[nxt] < v[i]):
+            return i
+        i = nxt
+    raise RuntimeError("the walk did not stop")  # impossible: every move lowers the value
+
+
+__all__ += ["periodic_descent_end"]

@@ -36,6 +36,7 @@ from torch import Tensor
 from ._validation import (
     Reduction,
     check_beta,
+    check_choice,
     check_dim,
     check_energies_target,
     check_float_tensor,
@@ -75,6 +76,9 @@ __all__ = [
     "most_offending",
     "loss_from_energies",
     "shift_derivative",
+    "ZOO_NAMES",
+    "zoo_pair_loss",
+    "zoo_gap_profile",
 ]
 
 
@@ -556,3 +560,94 @@ def shift_derivative(
     loss = loss_from_energies(name, e + c, target, negative, reduction="sum", **options)
     (g,) = torch.autograd.grad(loss, c)
     return g[:, 0]
+
+
+# ---------------------------------------------------------------------------
+# The loss zoo appendix (page "The loss zoo", book/appendix/loss_zoo.ipynb):
+# every loss of Table 1 of LeCun et al. (2006) as a function of the two
+# energies E_C and E_I, and its profile along the energy gap.
+
+#: the losses of the zoo, in the order of the table
+ZOO_NAMES: tuple[str, ...] = (
+    "energy", "perceptron", "hinge", "log", "LVQ2", "MCE", "square-square", "square-exp", "NLL", "MEE",
+)
+
+
+def zoo_pair_loss(
+    name: str,
+    energy_pos: Tensor,
+    energy_neg: Tensor,
+    *,
+    margin: float | Tensor = 1.0,
+    saturation: float | Tensor = 1.0,
+    gamma: float | Tensor = 1.0,
+    beta: float | Tensor = 1.0,
+    reduction: Reduction = "mean",
+) -> Tensor:
+    r"""A loss of the zoo as a function of :math:`E_C = F_W(x, y)` and :math:`E_I = F_W(x, \bar y)`.
+
+    .. math::
+        Q_{\text{name}}(E_C, E_I), \qquad \text{name} \in \texttt{ZOO\_NAMES}
+
+    The perceptron, NLL and MEE losses, which see every answer, are evaluated
+    on the two answers ``[E_C, E_I]`` (so the perceptron loss is
+    :math:`[E_C - E_I]^+`, the NLL the tempered log loss and the MEE the
+    tempered MCE; page "The loss zoo" derives the three reductions).
+    ``margin`` is the :math:`m` of the hinge and square-square losses,
+    ``saturation`` the :math:`M` of LVQ2, ``gamma`` the weight of the
+    square-exp loss and ``beta`` the inverse temperature of the NLL and MEE;
+    each loss ignores the options it does not have.
+    """
+    check_choice(name, "loss name", ZOO_NAMES)
+    pos, neg = check_pair(energy_pos, energy_neg)
+    reduction = check_reduction(reduction)
+    if name in ("perceptron", "NLL", "MEE"):
+        pair = torch.stack([pos, neg], dim=-1)
+        target = torch.zeros(pos.shape, dtype=torch.long, device=pos.device)
+        if name == "perceptron":
+            return perceptron_loss(pair, target, reduction)
+        fn = nll_loss if name == "NLL" else mee_loss
+        return fn(pair, target, beta=beta, reduction=reduction)
+    if name == "energy":
+        return energy_loss(pos, reduction)
+    if name == "hinge":
+        return hinge_loss(pos, neg, margin, reduction)
+    if name == "log":
+        return log_loss(pos, neg, reduction)
+    if name == "LVQ2":
+        return lvq2_loss(pos, neg, saturation, reduction)
+    if name == "MCE":
+        return mce_loss(pos, neg, reduction)
+    if name == "square-square":
+        return square_square_loss(pos, neg, margin, reduction)
+    return square_exp_loss(pos, neg, gamma, reduction)
+
+
+def zoo_gap_profile(
+    name: str, gaps: Tensor, *, level: float = 1.0, **options: float
+) -> tuple[Tensor, Tensor]:
+    r"""Values and slopes of a zoo loss along the gap, with the mean energy held at ``level``.
+
+    .. math::
+        E_C = \ell + u/2, \quad E_I = \ell - u/2, \qquad
+        \left(Q(E_C, E_I),\ \frac{dQ}{du} = \tfrac12 \frac{\partial Q}{\partial E_C}
+        - \tfrac12 \frac{\partial Q}{\partial E_I}\right)
+
+    for each gap :math:`u = E_C - E_I` in the 1-D tensor ``gaps`` (negative:
+    the correct answer is ahead).  The slope is taken by autograd of the
+    library loss, so at a kink it follows the library's convention
+    (``torch.relu``: 0 at the kink).  ``options`` are those of
+    :func:`zoo_pair_loss` (``margin``, ``saturation``, ``gamma``, ``beta``).
+    Returns two detached tensors shaped like ``gaps``.  Page "The loss zoo".
+    """
+    u = check_float_tensor(gaps, "gaps")
+    if u.dim() != 1:
+        raise ValueError(f"gaps must be a 1-D tensor, got shape {tuple(u.shape)}")
+    if isinstance(level, bool) or not isinstance(level, (int, float)) or not math.isfinite(level):
+        raise ValueError(f"level must be a finite number, got {level!r}")
+    if "reduction" in options:
+        raise TypeError("zoo_gap_profile is per gap: it takes no reduction")
+    u = u.detach().clone().requires_grad_(True)
+    values = zoo_pair_loss(name, level + u / 2, level - u / 2, reduction="none", **options)
+    (slopes,) = torch.autograd.grad(values.sum(), u)  # each point depends on its own gap only
+    return values.detach(), slopes

@@ -74,8 +74,14 @@ class Derivation:
         The random stream of the test (:mod:`ebm_utils.seeding`): the points
         change with the book seed ``EBM_SEED``, so ``make test-seeds`` tests
         every chain at other points.
+    prove:
+        Whether sympy tries to prove each step (``step(..., prove=...)``
+        overrides it for one step).  With ``prove=False`` a step is only
+        tested; use it for steps sympy cannot simplify quickly, so that no
+        label depends on the speed of the machine.
     timeout:
-        Seconds sympy may spend simplifying one step.
+        A guard against a hang, not a budget: a proof attempt still running
+        after this many seconds raises (and asks for ``prove=False``).
     """
 
     def __init__(
@@ -87,7 +93,8 @@ class Derivation:
         where: Iterable[sp.Basic] = (),
         trials: int = 12,
         stream: int = 0,
-        timeout: float = 10.0,
+        prove: bool = True,
+        timeout: float = 120.0,
     ) -> None:
         if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
             raise ValueError(f"trials must be a positive int, got {trials!r}")
@@ -99,23 +106,30 @@ class Derivation:
         seed_for(stream)  # validates the stream now, not at the first step
         self.stream = stream
         self.timeout = float(timeout)
+        if not isinstance(prove, bool):
+            raise TypeError(f"prove must be True or False, got {type(prove).__name__}")
+        self.prove = prove
         self.steps: list[Step] = [Step(sp.sympify(expr), because, "given")]
 
-    def step(self, expr: sp.Expr, because: str) -> Derivation:
+    def step(self, expr: sp.Expr, because: str, *, prove: bool | None = None) -> Derivation:
         """Append ``expr`` if it equals the current last line; return ``self``.
 
-        Raises :class:`DerivationError` naming the step, its reason and why:
-        the residual sympy proves non-zero, the point where the two lines
-        differ, or the kink that could not be exercised.  A refused step
-        leaves the chain unchanged.
+        ``prove`` overrides the chain's setting for this step.  Raises
+        :class:`DerivationError` naming the step, its reason and why: the
+        residual sympy proves non-zero, the point where the two lines differ,
+        or the kink that could not be exercised.  A refused step leaves the
+        chain unchanged.
         """
         expr = sp.sympify(expr)
         _tex_text(because)
+        if prove is not None and not isinstance(prove, bool):
+            raise TypeError(f"prove must be True, False or None, got {type(prove).__name__}")
         number = len(self.steps)
         try:
             verdict = decide(
                 self.steps[-1].expr, expr, where=self.where, trials=self.trials,
-                stream=self.stream, salt=f"step {number}", timeout=self.timeout,
+                stream=self.stream, salt=f"step {number}",
+                prove=self.prove if prove is None else prove, timeout=self.timeout,
             )
         except DerivationError as err:
             raise DerivationError(f"step {number} ({because!r}) is refused: {err}") from None

@@ -222,3 +222,21 @@ def test_matrix_lines_are_compared_entry_by_entry():
         decide(m, sp.Matrix([[1], [x]]))
     with pytest.raises(DerivationError, match="shapes"):
         decide(m, sp.Matrix([[1, 0]]))
+
+
+def test_a_label_never_depends_on_the_speed_of_the_machine():
+    j = sp.Symbol("j", integer=True, positive=True)
+    beta = sp.Symbol("beta", positive=True)
+    Z = sp.Sum(sp.exp(-beta * F(W, x, j)), (j, 1, n))
+    total = sp.Sum(sp.exp(-beta * F(W, x, k)) / Z, (k, 1, n))
+    # sympy is never asked: the label is "tested", whatever the machine
+    assert decide(total, sp.Integer(1), prove=False).label.startswith("tested at")
+    assert decide(sp.exp(x) * sp.exp(-x), sp.Integer(1), prove=False).label.startswith("tested at")
+    # a proof attempt that outlives the guard raises instead of quietly changing the label
+    with pytest.raises(DerivationError, match="pass prove=False"):
+        decide(sp.expand((x + y) ** 40), (x + y) ** 40 + z - z, timeout=0.01)
+    d = Derivation(sp.exp(x) * sp.exp(-x), prove=False).step(sp.Integer(1), because="exponents")
+    d.step(sp.Integer(1) + 0 * x, because="nothing", prove=True)
+    assert [s.proof for s in d.steps[1:]] == ["tested at 12 points", "proved"]
+    with pytest.raises(TypeError):
+        Derivation(x, prove=1)  # type: ignore[arg-type]

@@ -364,3 +364,117 @@ class AutoEncoderEnergy(ContinuousEnergy):
     def _energy(self, w: Tensor, x: Tensor | None, y: Tensor) -> Tensor:
         a, c, dec, d = self.unpack(w)
         return (y - (torch.tanh(y @ a.T + c) @ dec.T + d)).square().sum(-1)
+
+
+# ---------------------------------------------------------------- pages 1.1(a)-(d), second edition
+__all__ += ["MultiWellEnergy"]
+
+_MAX_TILT = 8 / (3 * math.sqrt(3))  # above it the profile (z^2 - 1)^2 + t z has one well only
+
+
+def _well_roots(tilt: float) -> tuple[float, float, float]:
+    """The three real roots of ``4 z^3 - 4 z + tilt``, in increasing order (``0 < tilt < 8/(3 sqrt 3)``)."""
+    import numpy
+
+    roots = numpy.roots([4.0, 0.0, -4.0, tilt])
+    real = sorted(float(r.real) for r in roots)
+    return real[0], real[1], real[2]
+
+
+def _profile(z: Tensor, tilt: Tensor | float) -> Tensor:
+    return (z.square() - 1).square() + tilt * z
+
+
+class MultiWellEnergy(ContinuousEnergy):
+    r"""A rotated multi-well energy, :math:`F_W(y) = \sum_{j=1}^{d} f(z_j)` with :math:`z = Q^\top y`.
+
+    The profile :math:`f(z) = (z^2 - 1)^2 + t z` has two wells for
+    :math:`0 < t < 8/(3\sqrt3)`; the tilt :math:`t` makes the left one the
+    deeper.  :math:`F` therefore has :math:`2^d` local minima and one global
+    minimiser, :math:`y^\star = Q (z_-, \dots, z_-)` with :math:`z_-` the
+    smallest root of :math:`f'(z) = 4z^3 - 4z + t`.  The rotation :math:`Q`
+    (orthogonal) hides the product structure from the coordinates of
+    :math:`y` but not from what can be computed exactly
+    (page 1.1(b), where global minimisation and the partition function are
+    both hard):
+
+    * gradient descent in :math:`y` is descent in :math:`z`, coordinate by
+      coordinate; with a step small enough not to jump a barrier, coordinate
+      :math:`j` ends in the left well exactly when it starts left of the
+      barrier :math:`z_0` (the middle root, :meth:`barrier`);
+    * :math:`\log Z(\beta) = d \log \int_{\mathbb{R}} e^{-\beta f(z)}\,dz`
+      (:meth:`log_partition`), since :math:`Q` preserves volume.
+
+    ``w = (t, Q)`` with :math:`Q` flattened row by row; unconditional only.
+    :meth:`init` draws a Haar-random rotation and the tilt ``0.5``.
+    """
+
+    def __init__(self, y_dim: int = 2) -> None:
+        super().__init__(y_dim, None)
+        self.num_params = 1 + y_dim * y_dim
+
+    def params(self, tilt: float, rotation: Tensor | None = None) -> Tensor:
+        """``w`` for a tilt in ``(0, 8/(3 sqrt 3))`` and an orthogonal ``[d, d]`` rotation (identity if None)."""
+        tilt = check_positive(tilt, "tilt")
+        if tilt >= _MAX_TILT:
+            raise ValueError(f"tilt must be below 8/(3 sqrt 3) = {_MAX_TILT:.4f} (two wells), got {tilt}")
+        d = self.y_dim
+        q = torch.eye(d, dtype=torch.float64) if rotation is None else torch.as_tensor(rotation, dtype=torch.float64)
+        if q.shape != (d, d):
+            raise ValueError(f"rotation must have shape [{d}, {d}], got {tuple(q.shape)}")
+        if not torch.allclose(q.T @ q, torch.eye(d, dtype=torch.float64), atol=1e-10):
+            raise ValueError("rotation must be orthogonal (Q^T Q = I)")
+        return torch.cat([torch.tensor([tilt], dtype=torch.float64), q.reshape(-1)])
+
+    def unpack(self, w: Tensor) -> tuple[Tensor, Tensor]:
+        """``(t, Q)``: the tilt (a scalar) and the ``[d, d]`` rotation."""
+        w = self.check_w(w)
+        return w[0], w[1:].reshape(self.y_dim, self.y_dim)
+
+    def _tilt(self, w: Tensor) -> float:
+        t = float(self.unpack(w)[0])
+        if not 0 < t < _MAX_TILT:
+            raise ValueError(f"the tilt must lie in (0, {_MAX_TILT:.4f}) for two wells, got {t}")
+        return t
+
+    def well_minima(self, w: Tensor) -> tuple[float, float]:
+        """:math:`(z_-, z_+)`: the deeper (left) and the shallower (right) minimum of the profile."""
+        lo, _, hi = _well_roots(self._tilt(w))
+        return lo, hi
+
+    def barrier(self, w: Tensor) -> float:
+        """:math:`z_0`, the local maximum of the profile between the two wells."""
+        return _well_roots(self._tilt(w))[1]
+
+    def global_minimum(self, w: Tensor) -> tuple[Tensor, float]:
+        r"""The global minimiser :math:`y^\star` (``[d]``) and :math:`\min F = d\, f(z_-)`."""
+        t, q = self.unpack(w)
+        z_lo = self.well_minima(w)[0]
+        z = torch.full((self.y_dim,), z_lo, dtype=torch.float64)
+        return q @ z, self.y_dim * float(_profile(torch.tensor(z_lo, dtype=torch.float64), t))
+
+    def log_partition(self, w: Tensor, beta: float = 1.0) -> float:
+        r""":math:`\log \int_{\mathbb{R}^d} e^{-\beta F(y)}\,dy = d \log \int e^{-\beta f(z)}\,dz` (1-D quadrature).
+
+        Midpoint rule with 400 001 points on :math:`[-R, R]`, :math:`R = 2 + (60/\beta)^{1/4}`,
+        beyond which :math:`\beta f > 40` (the tail is below :math:`e^{-40}`); the rule's
+        error on this smooth integrand is far below ``1e-8``.
+        """
+        beta = check_positive(beta, "beta")
+        t = self._tilt(w)
+        r = 2.0 + (60.0 / beta) ** 0.25
+        n = 400_001
+        h = 2 * r / n
+        z = -r + h * (torch.arange(n, dtype=torch.float64) + 0.5)
+        one_d = float(torch.logsumexp(-beta * _profile(z, t), 0)) + math.log(h)
+        return self.y_dim * one_d
+
+    def _init(self, g: torch.Generator, scale: float) -> Tensor:
+        a = torch.randn(self.y_dim, self.y_dim, generator=g, dtype=torch.float64)
+        q, r = torch.linalg.qr(a)
+        q = q * torch.sign(torch.diagonal(r))  # Haar-distributed rotation
+        return self.params(0.5, q)
+
+    def _energy(self, w: Tensor, x: Tensor | None, y: Tensor) -> Tensor:
+        t, q = w[0], w[1:].reshape(self.y_dim, self.y_dim)
+        return _profile(y @ q, t).sum(-1)

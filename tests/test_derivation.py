@@ -65,13 +65,13 @@ def _normalized_sum():
 
 
 def test_numeric_path_accepts_a_true_step_sympy_cannot_prove():
-    d = Derivation(_normalized_sum(), timeout=5).step(sp.Integer(1), because="probabilities sum to one")
+    d = Derivation(_normalized_sum(), prove=False).step(sp.Integer(1), because="probabilities sum to one")
     assert d.steps[-1].proof == "tested at 12 points"
 
 
 def test_numeric_path_refuses_a_false_step():
     with pytest.raises(DerivationError, match="at the point"):
-        Derivation(_normalized_sum(), timeout=5).step(sp.Integer(2), because="a wrong total")
+        Derivation(_normalized_sum(), prove=False).step(sp.Integer(2), because="a wrong total")
 
 
 def test_numeric_path_refuses_off_by_one_label_sum():

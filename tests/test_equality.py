@@ -120,7 +120,7 @@ def test_labels_say_what_was_done():
     j = sp.Symbol("j", integer=True, positive=True)
     beta = sp.Symbol("beta", positive=True)
     Z = sp.Sum(sp.exp(-beta * F(W, x, j)), (j, 1, n))
-    tested = decide(sp.Sum(sp.exp(-beta * F(W, x, k)) / Z, (k, 1, n)), sp.Integer(1), timeout=2)
+    tested = decide(sp.Sum(sp.exp(-beta * F(W, x, k)) / Z, (k, 1, n)), sp.Integer(1), prove=False)
     assert not tested.proved and tested.label == f"tested at {tested.points} points"
     assert tested.points >= 12
     v = Verdict(False, 20, ("indicator(x)",))
@@ -164,9 +164,9 @@ def test_integrals_are_computed_by_quadrature_with_smooth_stand_ins():
     assert decide(lhs, rhs).points >= 12
     # integration by parts against a confining energy: no boundary term
     ibp = sp.Integral(sp.diff(F(W, x, y), y) * sp.exp(-F(W, x, y)), (y, -sp.oo, sp.oo))
-    assert decide(ibp, sp.Integer(0), timeout=1).label.startswith("tested at")
+    assert decide(ibp, sp.Integer(0), prove=False).label.startswith("tested at")
     with pytest.raises(DerivationError, match="at the point"):
-        decide(ibp, sp.exp(-F(W, x, 0)), timeout=1)
+        decide(ibp, sp.exp(-F(W, x, 0)), prove=False)
 
 
 def test_contradictory_conditions_are_reported():

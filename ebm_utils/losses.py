@@ -651,3 +651,40 @@ def zoo_gap_profile(
     values = zoo_pair_loss(name, level + u / 2, level - u / 2, reduction="none", **options)
     (slopes,) = torch.autograd.grad(values.sum(), u)  # each point depends on its own gap only
     return values.detach(), slopes
+
+
+# ---------------------------------------------------------------------------
+# Pages 1.3(d)(ii) and (d)(iii): a loss of bounded influence.
+
+
+def ramp_loss(
+    energy_pos: Tensor,
+    energy_neg: Tensor,
+    margin: float | Tensor = 1.0,
+    cap: float | Tensor = 2.0,
+    reduction: Reduction = "mean",
+) -> Tensor:
+    r"""The ramp (truncated hinge) loss: the hinge, capped at ``cap``.
+
+    .. math::
+        \mathcal{L}_{\text{ramp}} = \min\left(c,\ \left[m + F_W(x, y) - F_W(x, \bar y)\right]^+\right)
+            = \left[m + u\right]^+ - \left[m + u - c\right]^+,
+        \qquad u = F_W(x, y) - F_W(x, \bar y),
+
+    the difference of two hinges of Collobert et al. (2006), "Trading
+    convexity for scalability" (their :math:`R_s = H_1 - H_s` with
+    :math:`s = m - c` for :math:`m = 1`).  Its derivative in :math:`u` is
+    :math:`\mathbb{1}[0 < m + u \le c]`: a pair violated by more than the cap
+    has no gradient at all, so one mislabelled pair has bounded influence
+    (page 1.3(d)(ii)).  Non-convex in :math:`u`.  Computed as the difference
+    of two ``relu``, whose derivative is 0 at each kink from the left side.
+    """
+    pos, neg = check_pair(energy_pos, energy_neg)
+    margin = check_margin(margin)
+    cap = check_positive(cap, "cap")
+    reduction = check_reduction(reduction)
+    h = margin - (neg - pos)  # the hinge argument m + u, formed as in hinge_loss
+    return reduce(torch.relu(h) - torch.relu(h - cap), reduction)
+
+
+__all__ += ["ramp_loss"]

@@ -10,7 +10,10 @@ once, so it is one *gradient evaluation* :math:`\partial F_W(x, y') / \partial W
   computed through a label-energy model, evaluating only the energies the
   loss needs;
 * :func:`count_evaluations` -- the cost per example of one loss-and-gradient
-  computation.
+  computation;
+* :func:`measure_compute` -- the arithmetic of a forward and a backward pass
+  and the memory autograd keeps between them, measured on the operations
+  torch runs (page 1.2(iii)).
 
 The counts come from the model, not from this module: a loss that evaluated
 more energies than it claims would show it.

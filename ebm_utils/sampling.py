@@ -271,11 +271,8 @@ def metropolis_labels(
 
     def energies_at(labels: Tensor) -> Tensor:
         nonlocal evals
-        out = energy_of(labels)
-        if not isinstance(out, Tensor) or out.shape != labels.shape:
-            raise ValueError("energy_of must return one energy per label, in the labels' shape")
         evals += labels.numel()
-        return out.detach()
+        return _label_energies(energy_of, labels)
 
     state = torch.randint(0, n, (c,), generator=gen)
     f_state = energies_at(state)
@@ -393,10 +390,7 @@ def rejection_labels(
         rate = have / evals if have else (0.5 if not evals else 0.5 / evals)
         batch = min(max(64, math.ceil(1.25 * (k - have) / rate)), 1 << 20)
         proposal = torch.randint(0, n, (batch,), generator=g)
-        f = energy_of(proposal)
-        if not isinstance(f, Tensor) or f.shape != proposal.shape:
-            raise ValueError("energy_of must return one energy per label, in the labels' shape")
-        f = f.detach().to(torch.float64)
+        f = _label_energies(energy_of, proposal).to(torch.float64)
         if not bool(torch.isfinite(f).all()):
             raise ValueError("energy_of returned a non-finite energy")
         if bool((f < low).any()):
@@ -517,6 +511,14 @@ def chi_square_z(labels: Tensor, probs: Tensor, min_expected: float = 5.0) -> fl
     x2 = float(((counts - expected).square() / expected).sum())
     nu = expected.shape[0] - 1
     return ((x2 / nu) ** (1.0 / 3.0) - (1.0 - 2.0 / (9.0 * nu))) / math.sqrt(2.0 / (9.0 * nu))
+
+
+def _label_energies(energy_of: Callable[[Tensor], Tensor], labels: Tensor) -> Tensor:
+    """``energy_of(labels)``, checked to give one energy per label, without a graph."""
+    out = energy_of(labels)
+    if not isinstance(out, Tensor) or out.shape != labels.shape:
+        raise ValueError("energy_of must return one energy per label, in the labels' shape")
+    return out.detach()
 
 
 def _as_finite(value: object, name: str) -> float:

@@ -82,7 +82,7 @@ class Derivation:
         label depends on the speed of the machine.
     timeout:
         A guard against a hang, not a budget: a proof attempt still running
-        after this many seconds raises (and asks for ``prove=False``).
+        after this many seconds of CPU time raises (and asks for ``prove=False``).
     """
 
     def __init__(

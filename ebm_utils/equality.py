@@ -119,8 +119,13 @@ class _Timeout(Exception):
 
 @contextmanager
 def _time_limit(seconds: float) -> Iterator[None]:
-    """Raise _Timeout after ``seconds`` (only where SIGALRM works: the main thread on Unix)."""
-    usable = hasattr(signal, "SIGALRM") and threading.current_thread() is threading.main_thread()
+    """Raise _Timeout after ``seconds`` of this process's CPU time.
+
+    CPU time, not wall time (``ITIMER_PROF``): a loaded machine slows the
+    clock on the wall, not the work sympy does, so the guard trips for the
+    same steps everywhere.  Only where signals work: the main thread on Unix.
+    """
+    usable = hasattr(signal, "SIGPROF") and threading.current_thread() is threading.main_thread()
     if not usable:
         yield
         return
@@ -128,13 +133,13 @@ def _time_limit(seconds: float) -> Iterator[None]:
     def handler(signum: int, frame: object) -> None:
         raise _Timeout
 
-    old = signal.signal(signal.SIGALRM, handler)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    old = signal.signal(signal.SIGPROF, handler)
+    signal.setitimer(signal.ITIMER_PROF, seconds)
     try:
         yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.signal(signal.SIGPROF, old)
 
 
 @functools.lru_cache(maxsize=512)

@@ -28,7 +28,11 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $(STAMP)
 
+# 1. execute the notebooks whose code, imported ebm_utils modules or requirements
+#    changed, one kernel per core, into the cache that Jupyter Book reads;
+# 2. render (Jupyter Book finds every notebook in the cache).
 book: $(STAMP)
+	$(BIN)/python tools/book_cache.py execute
 	$(JB) build . -W -n --keep-going
 
 test: $(STAMP)

@@ -10,13 +10,14 @@ NOEXEC := _build/_config.noexec.yml
 # one thread per process: nbval runs two kernels side by side on two cores
 TEST_ENV := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 
-.PHONY: help venv book book-student test book-strict site-tests lab notebooks clean
+.PHONY: help venv book book-student test book-strict site-tests bench lab notebooks clean
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make book       build the HTML book in _build/html (executes notebooks via the cache)"
 	@echo "make test       unit tests, nbval on every notebook, strict book build, HTML and browser tests"
 	@echo "make book-student  the book with exercise solutions hidden, in _build/student"
+	@echo "make bench      time cold, warm and incremental builds on this machine (prints, never fails)"
 	@echo "make lab        JupyterLab on the book, with ebm_utils importable"
 	@echo "make notebooks  re-execute every notebook in place (before committing)"
 	@echo "make clean      remove _build and caches (keeps .venv)"
@@ -58,6 +59,10 @@ book-student: $(STAMP)
 	sed 's/^\(  *execute_notebooks:\).*/\1 "off"/; s/^\(    html_show_sourcelink:.*\)/\1\n    hide_solutions: true/' _config.yml > _build/_config.student.yml
 	grep -q 'hide_solutions: true' _build/_config.student.yml
 	$(JB) build . -W -n --keep-going --config _build/_config.student.yml --path-output _build/student
+
+# cold, warm and incremental builds against their lower bounds, in a copy of the tree
+bench: $(STAMP)
+	$(BIN)/python tools/bench.py
 
 lab: $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-lab.txt

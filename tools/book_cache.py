@@ -256,11 +256,13 @@ def make_plan(cfg: BookConfig, cache: Any, pages: list[Page] | None = None) -> P
 
 
 # -- execution ----------------------------------------------------------------
-def _execute_one(task: tuple[str, nbformat.NotebookNode, str, bool, int, bool]) -> tuple[str, Any, float, str | None]:
-    """In a worker process: run one notebook as myst-nb would (same function, same options).
+def run_notebook(nb: nbformat.NotebookNode, folder: str, timeout: int, allow_errors: bool,
+                 in_temp: bool = False) -> tuple[nbformat.NotebookNode | None, float, str | None]:
+    """Execute a copy of ``nb`` as myst-nb would (same function, same options).
 
-    The kernel talks over Unix sockets in a private folder: kernels started at
-    the same time over TCP can pick the same free port, and one of them dies.
+    Returns (executed notebook or None, seconds, error or None).  The kernel
+    talks over Unix sockets in a private folder: kernels started at the same
+    time over TCP can pick the same free port, and one of them dies.
     """
     import tempfile
     import traceback
@@ -268,7 +270,6 @@ def _execute_one(task: tuple[str, nbformat.NotebookNode, str, bool, int, bool]) 
     from jupyter_cache.executors.utils import single_nb_execution
     from traitlets.config import Config
 
-    rel, nb, folder, in_temp, timeout, allow_errors = task
     error = "no attempt"
     for _ in range(2):  # a kernel that dies while starting gets a second chance
         with tempfile.TemporaryDirectory(prefix="book_cache-") as sockets, \
@@ -282,12 +283,18 @@ def _execute_one(task: tuple[str, nbformat.NotebookNode, str, bool, int, bool]) 
                 error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"
                 continue
         if result.err is not None:
-            return rel, None, result.time, f"{type(result.err).__name__}: {result.err}"
-        return rel, result.nb, result.time, None
-    return rel, None, 0.0, error
+            return None, result.time, f"{type(result.err).__name__}: {result.err}"
+        return result.nb, result.time, None
+    return None, 0.0, error
 
 
-def _limit_threads(threads: str) -> None:
+def _execute_one(task: tuple[str, nbformat.NotebookNode, str, bool, int, bool]) -> tuple[str, Any, float, str | None]:
+    """In a worker process: run one page of the plan."""
+    rel, nb, folder, in_temp, timeout, allow_errors = task
+    return (rel, *run_notebook(nb, folder, timeout, allow_errors, in_temp))
+
+
+def limit_threads(threads: str) -> None:
     """In a worker: its kernels inherit this (one kernel per core, no oversubscription)."""
     for var in THREAD_VARS:
         os.environ.setdefault(var, threads)
@@ -325,7 +332,7 @@ def execute(plan: Plan, cfg: BookConfig, cache: Any, jobs: int, log=print) -> Ou
     tasks = [(p.rel, p.nb, str(p.path.parent), cfg.run_in_temp, cfg.timeout, cfg.allow_errors) for p, _ in order]
     start = time.perf_counter()
     done = 0
-    with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), initializer=_limit_threads,
+    with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), initializer=limit_threads,
                              initargs=(threads,)) as pool:
         pending = {pool.submit(_execute_one, t) for t in tasks}
         while pending:

@@ -10,7 +10,7 @@ NOEXEC := _build/_config.noexec.yml
 # one thread per process: nbval runs two kernels side by side on two cores
 TEST_ENV := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 
-.PHONY: help venv book book-student test book-strict site-tests bench lab notebooks clean
+.PHONY: help venv book book-student test notebook-tests book-strict site-tests bench lab notebooks clean
 .DEFAULT_GOAL := help
 
 help:
@@ -32,26 +32,36 @@ $(STAMP): requirements.txt pyproject.toml
 # 1. execute the notebooks whose code, imported ebm_utils modules or requirements
 #    changed, one kernel per core, into the cache that Jupyter Book reads;
 # 2. render (Jupyter Book finds every notebook in the cache).
+# A failed build forgets Sphinx's saved state, so the next build reads every page
+# again and repeats the warnings (an incremental one would pass in silence).
 book: $(STAMP)
 	$(BIN)/python tools/book_cache.py execute
-	$(JB) build . -W -n --keep-going
+	$(JB) build . -W -n --keep-going || { rm -f _build/.doctrees/environment.pickle; exit 1; }
 
+# unit tests and nbval run side by side with the strict build (which renders the
+# committed outputs, so it needs nothing from nbval); then the built HTML is tested
 test: $(STAMP)
+	$(MAKE) --no-print-directory -j2 --output-sync=target notebook-tests book-strict
+	$(MAKE) --no-print-directory site-tests
+
+# unit tests of ebm_utils and tools/, and nbval on every notebook (strict: the
+# outputs must match the committed ones); two kernels at a time, one thread each
+notebook-tests: $(STAMP)
 	$(TEST_ENV) $(BIN)/python -m pytest -n 2 --dist loadfile --nbval \
 	    --nbval-sanitize-with tests/nbval_sanitize.cfg --ignore=tests/site tests book
-	$(MAKE) book-strict
-	$(MAKE) site-tests
 
 # the built HTML: no remote assets; every page in headless Chromium (skips without it)
 site-tests: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --dist loadfile -rs tests/site
+	$(BIN)/python -m pytest -rs tests/site
 
-# strict build from the committed outputs: nbval has just re-run every notebook
+# strict build from the committed outputs (nbval checks that they are what the code
+# prints), from scratch (--all): an incremental build would not repeat the warnings
+# of pages it does not re-read
 book-strict: $(STAMP)
 	mkdir -p _build
 	sed 's/^\(  *execute_notebooks:\).*/\1 "off"/' _config.yml > $(NOEXEC)
 	grep -q 'execute_notebooks: "off"' $(NOEXEC)
-	$(JB) build . -W -n --keep-going --config $(NOEXEC)
+	$(JB) build . -W -n --keep-going --all --config $(NOEXEC)
 
 # students' edition: exercise solutions hidden (sphinx-exercise's hide_solutions)
 book-student: $(STAMP)

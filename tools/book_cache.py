@@ -355,7 +355,10 @@ def execute(plan: Plan, cfg: BookConfig, cache: Any, jobs: int, log=print) -> Ou
     _forget_older_runs(cache, {p.rel: p.code_hash for p, _ in order})
     now = time.time()
     for page, _ in order:  # Sphinx re-reads a page only if its source is newer than its doctree
-        os.utime(page.path, (now, now))
+        try:
+            os.utime(page.path, (now, now))
+        except OSError:  # a read-only checkout: make Sphinx read every page again instead
+            (cfg.cache_dir.parent / ".doctrees" / "environment.pickle").unlink(missing_ok=True)
     return outcome
 
 

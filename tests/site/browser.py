@@ -17,8 +17,8 @@ from urllib.parse import urlparse
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost")
 
-# Chromium resolves no other host: a remote request fails at once, offline or not,
-# and is reported by the request listener below.
+# Chromium resolves no other host and uses no proxy: a remote request fails at
+# once, offline or not, and the request listener below reports it.
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -26,6 +26,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
+    "--no-proxy-server",
     "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1, EXCLUDE localhost",
 ]
 

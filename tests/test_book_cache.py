@@ -327,3 +327,14 @@ def test_jupyter_book_renders_the_new_outputs(tmp_path: Path, monkeypatch) -> No
     log, html = build()
     assert "Executing notebook" not in log
     assert "a 12" in html and "a 11" not in html
+
+
+def test_a_lazy_init_with_absolute_computed_names_is_followed(tree: Path) -> None:
+    (tree / "mypkg" / "__init__.py").write_text(
+        "import importlib\n_SUB = ('a', 'b', 'c')\n_EXPORTS = {'value_c': 'c'}\n\n"
+        "def __getattr__(name):\n"
+        "    if name in _SUB:\n        return importlib.import_module(f'{__name__}.{name}')\n"
+        "    return getattr(importlib.import_module(f'{__name__}.{_EXPORTS[name]}'), name)\n")
+    assert imported(tree, "import mypkg") == [INIT]
+    assert imported(tree, "from mypkg import value_c") == [INIT, C]
+    assert imported(tree, "import mypkg\nmypkg.b.value_b") == [INIT, B]

@@ -543,7 +543,8 @@ def notebook_files(code_cells: list[str], notebook_dir: Path, repo_root: Path,
     files must not change in between).
     """
     roots: tuple[Path, ...] = (notebook_dir.resolve(), repo_root.resolve())
-    if not any(p.suffix == ".py" or (p / "__init__.py").is_file() for p in roots[0].iterdir()):
+    if not roots[0].is_dir() or not any(p.suffix == ".py" or (p / "__init__.py").is_file()
+                                        for p in roots[0].iterdir()):
         roots = roots[1:]  # nothing importable next to the notebook: share the repository's modules
     graphs = {} if graphs is None else graphs
     modules = graphs.setdefault(roots, LocalModules(list(roots)))

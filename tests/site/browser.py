@@ -1,4 +1,4 @@
-"""Open pages of the built book in one headless Chromium, several at a time.
+"""Open the pages of the built book in one headless Chromium, one tab per core.
 
 Everything a test asserts about a page is collected here, in one pass over
 the book: the tests read the reports.  Each tab opens page after page, so its

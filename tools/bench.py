@@ -30,6 +30,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -40,6 +41,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_RATIO = 1.15
+RENDER = "render only (make book-strict, empty _build)"
+COLD = "cold make book (empty _build)"
 
 
 def cpu_name() -> str:
@@ -73,18 +76,22 @@ class Bench:
         self.venv = venv
         self.env = dict(os.environ, PYTHONPATH=str(tree))
         self.env.pop("BOOK_JOBS", None)
-        self.rows: list[tuple[str, float, float, str]] = []
+        self.cpu: dict[str, list[float]] = {}  # label -> CPU seconds of each run
 
-    def run(self, label: str, cmd: list[str], note: str = "") -> tuple[float, str]:
+    def run(self, label: str, cmd: list[str]) -> tuple[float, str]:
+        """Wall time of ``cmd``; its CPU time (with all its children's) goes to ``self.cpu``."""
         load = os.getloadavg()[0]
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         proc = subprocess.run(cmd, cwd=self.tree, env=self.env, capture_output=True, text=True)
         seconds = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
         if proc.returncode != 0:
             print(proc.stdout[-4000:], proc.stderr[-4000:], sep="\n")
             raise SystemExit(f"make bench: `{' '.join(cmd)}` failed ({label})")
-        self.rows.append((label, seconds, load, note))
-        print(f"  {label:<52} {seconds:7.1f} s   (load {load:.2f})", flush=True)
+        self.cpu.setdefault(label, []).append(cpu)
+        print(f"  {label:<52} {seconds:7.1f} s   (CPU {cpu:6.1f} s, load {load:.2f})", flush=True)
         return seconds, proc.stdout + proc.stderr
 
     def make(self, label: str, target: str, summary: Path | None = None) -> tuple[float, str]:
@@ -133,6 +140,7 @@ def main() -> int:
     args = ap.parse_args()
     venv = Path(sys.prefix)  # run by the book's .venv/bin/python
     n = cores()
+    pages_label = f"pages {n} at a time (fresh kernels)"
     print(f"make bench: {time.strftime('%Y-%m-%d %H:%M')}, {cpu_name()}, {n} cores, "
           f"Python {platform.python_version()}, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     tmp = Path(tempfile.mkdtemp(prefix="book-bench-"))
@@ -149,19 +157,19 @@ def main() -> int:
         def measure(what: str) -> None:
             nonlocal by_jb, cold_pages
             if what == "pages":
-                seconds, _ = b.run(f"pages {n} at a time (fresh kernels, wall)",
+                seconds, _ = b.run(pages_label,
                                    [python, "tools/benchmark_pages.py", "--jobs", str(n), "--budget", "1e9"])
             elif what == "render":  # on an empty _build; the one of the last cold build is kept aside
                 keep = tmp / "_build.kept"
                 if (tree / "_build").exists():
                     (tree / "_build").rename(keep)
-                seconds, _ = b.make("render only (make book-strict, empty _build)", "book-strict")
+                seconds, _ = b.make(RENDER, "book-strict")
                 b.empty_build()
                 if keep.exists():
                     keep.rename(tree / "_build")
             else:
                 b.empty_build()
-                seconds, log = b.make("cold make book (empty _build)", "book", summary)
+                seconds, log = b.make(COLD, "book", summary)
                 by_jb += log.count("Executing notebook")
                 cold_pages = reexecuted(summary)
             figures[what].append(seconds)
@@ -210,11 +218,15 @@ def main() -> int:
           + (f": {', '.join(Path(p).stem for p in module_pages)}" if len(module_pages) < total else " (all)"))
     print(f"after editing {args.notebook}: {len(nb_pages)} re-executed: {', '.join(nb_pages)}")
     ratio = cold / (pages + render)
+    cpu = {k: statistics.mean(v) for k, v in b.cpu.items()}
+    cpu_pages, cpu_render, cpu_cold = (cpu[label] for label in (pages_label, RENDER, COLD))
     if args.rounds > 1:
         rounds = [c / (p + q) for p, q, c in zip(figures["pages"], figures["render"], figures["cold"])]
         print(f"ratio in each round: {', '.join(f'{x:.2f}' for x in rounds)}")
     print(f"ratio: cold make book / (pages {n} at a time + render only) = {cold:.1f} / ({pages:.1f} + "
           f"{render:.1f}) = {ratio:.2f}   (target <= {TARGET_RATIO}; means of {args.rounds} rounds)")
+    print(f"the same in CPU time (insensitive to other load): {cpu_cold:.1f} / ({cpu_pages:.1f} + "
+          f"{cpu_render:.1f}) = {cpu_cold / (cpu_pages + cpu_render):.2f}")
     print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0
 

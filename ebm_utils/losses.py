@@ -736,6 +736,7 @@ def sampled_softmax_loss(
         if bool((lq > 1e-12).any()):
             raise ValueError("log_q holds log-probabilities: every value must be at most 0")
         neg = neg + (lq + math.log(k)) / beta
-    logits = torch.cat([(-beta * pos)[..., None], -beta * neg], dim=-1)
-    loss = pos + torch.logsumexp(logits, dim=-1) / beta
-    return reduce(loss, reduction)
+    # (1/beta) log(1 + sum_j exp(-beta (F~_j - F_y))): built from the differences, so a
+    # small loss is not the difference of two large numbers (as logaddexp in log_loss)
+    gaps = torch.cat([torch.zeros_like(pos)[..., None], -beta * (neg - pos[..., None])], dim=-1)
+    return reduce(torch.logsumexp(gaps, dim=-1) / beta, reduction)

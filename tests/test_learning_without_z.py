@@ -27,7 +27,15 @@ from ebm_utils.ml_gradient import cd_gradient, exact_gradient, grid_distribution
 from ebm_utils.seeding import generator
 from ebm_utils.symbolic import UnevaluatedDerivative, derivative
 
-torch.set_default_dtype(torch.float64)
+
+
+@pytest.fixture(autouse=True)
+def float64_default():
+    """float64 inside these tests only: the default dtype is global, and other test files rely on float32."""
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(previous)
 
 
 def quadratic(std: float = 1.0) -> tuple[GaussianMixtureEnergy, torch.Tensor]:

@@ -370,12 +370,22 @@ def rejection_labels(
     lie just above the bound, and :math:`e^{\beta \delta}` times larger when
     the bound is loose by :math:`\delta`.
 
+    With the tightest bound :math:`F_{\mathrm{low}} = \min_y F(y)` this is
+    :math:`n \max_y p(y \mid x)`: cheap for a flat :math:`p`, about ``n``
+    times the largest probability for a confident one.
+
     ``energy_of(labels)`` returns the energies of a tensor of labels.  The
-    proposals are made in batches, but the count is that of the sequential
-    sampler: proposals after the last needed acceptance are not counted.
+    proposals are made in batches (the first of ``num_samples``, the fewest
+    that can give them all; then about 1.1 times what the acceptance rate seen
+    so far needs, or twice as many as so far while nothing was accepted), so
+    ``energy_of`` also evaluates proposals made after the last needed
+    acceptance.  The returned count is that of the one-at-a-time sampler,
+    the number of proposals up to and including the ``num_samples``-th
+    acceptance, which is what the formula above predicts; the batched
+    overshoot is not in it (count the calls in ``energy_of`` to see it).
     Returns the labels (shape ``[num_samples]``, in order of acceptance) and
-    the number of energy evaluations.  Raises ``ValueError`` if an evaluated
-    energy lies below ``lower_bound``: the draws would not be exact.
+    that count.  Raises ``ValueError`` if an evaluated energy lies below
+    ``lower_bound``: the draws would not be exact.
     """
     energy_of = check_callable(energy_of, "energy_of")
     n = check_int(n_labels, "n_labels")
@@ -386,9 +396,13 @@ def rejection_labels(
     accepted: list[Tensor] = []
     have, evals = 0, 0
     while have < k:
-        # propose about 1.25 times what the acceptance rate seen so far needs (64 at least)
-        rate = have / evals if have else (0.5 if not evals else 0.5 / evals)
-        batch = min(max(64, math.ceil(1.25 * (k - have) / rate)), 1 << 20)
+        if not evals:  # at least one proposal per draw is needed
+            batch = k
+        elif not have:  # nothing accepted yet: double the proposals so far
+            batch = 2 * evals
+        else:  # about 1.1 times what the acceptance rate seen so far needs
+            batch = math.ceil(1.1 * (k - have) * evals / have)
+        batch = min(max(64, batch), 1 << 20)
         proposal = torch.randint(0, n, (batch,), generator=g)
         f = _label_energies(energy_of, proposal).to(torch.float64)
         if not bool(torch.isfinite(f).all()):
@@ -484,7 +498,8 @@ def chi_square_z(labels: Tensor, probs: Tensor, min_expected: float = 5.0) -> fl
         z = \frac{(X^2 / \nu)^{1/3} - (1 - \frac{2}{9\nu})}{\sqrt{2 / (9\nu)}}
 
     is then close to a standard normal variable, so :math:`z > 4` happens with
-    probability about :math:`3 \times 10^{-5}` under the null.  The
+    probability about :math:`3 \times 10^{-5}` under the null, and
+    :math:`|z| > 4` with about :math:`6 \times 10^{-5}`.  The
     approximation needs expected counts of at least ``min_expected`` (5 is the
     usual rule), so labels below it are pooled into one cell, together with the
     next smallest ones until that cell reaches it.  Raises ``ValueError`` if

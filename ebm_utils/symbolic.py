@@ -378,3 +378,39 @@ def use_book_printing() -> None:
     (``use_latex="mathjax"``), so outputs stay small and comparable by nbval.
     """
     sp.init_printing(use_latex="mathjax", latex_printer=book_latex)
+
+# ---------------------------------------------------------------------------
+# Pages 2(a)-2(e): a derivative that prints unambiguously.
+__all__ += ["UnevaluatedDerivative", "derivative"]
+
+
+class UnevaluatedDerivative(sp.Derivative):
+    r"""``sympy.Derivative`` (unevaluated) whose LaTeX puts a sum or product argument in parentheses.
+
+    sympy prints ``Derivative(p(y) * F'(y), y)`` as ``d/dy p(y) d/dy F(y)``,
+    which reads as a product of two derivatives.  This subclass prints
+    :math:`\frac{\partial}{\partial y}\left(p(y)\, \frac{\partial}{\partial y} F(y)\right)`;
+    everything else (``doit``, equality, the derivation checker) is sympy's.
+    Its printing precedence is that of a product, so a power of it is
+    parenthesised: :math:`\left(\frac{\partial}{\partial y} F(y)\right)^{2}`.
+    """
+
+    precedence = 50  # sympy's PRECEDENCE["Mul"]
+
+    def _latex(self, printer: Any) -> str:
+        inner = printer._print(self.expr)
+        if isinstance(self.expr, (sp.Mul, sp.Add, sp.Pow)):
+            inner = rf"\left({inner}\right)"
+        ops = []
+        for var, count in self.variable_count:
+            v = printer._print(var)
+            ops.append(rf"\frac{{\partial}}{{\partial {v}}}" if count == 1
+                       else rf"\frac{{\partial^{{{count}}}}}{{\partial {v}^{{{count}}}}}")
+        return " ".join(ops) + " " + inner
+
+
+def derivative(expr: sp.Expr, var: sp.Symbol, order: int = 1) -> UnevaluatedDerivative:
+    """The unevaluated ``order``-th derivative of ``expr`` in ``var``, printed unambiguously."""
+    if isinstance(order, bool) or not isinstance(order, int) or order < 1:
+        raise ValueError(f"order must be a positive int, got {order!r}")
+    return UnevaluatedDerivative(sp.sympify(expr), (var, order))

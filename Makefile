@@ -10,7 +10,7 @@ NOEXEC := _build/_config.noexec.yml
 # one thread per process: nbval runs two kernels side by side on two cores
 TEST_ENV := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 
-.PHONY: help venv book book-student test test-seeds mutation book-strict site-tests lab notebooks clean
+.PHONY: help venv book book-student test notebook-tests test-seeds mutation book-strict site-tests bench lab notebooks clean
 .DEFAULT_GOAL := help
 
 help:
@@ -19,6 +19,7 @@ help:
 	@echo "make test-seeds execute every notebook under other seeds (SEEDS=\"1 2 3 4 5\"): every assert must hold"
 	@echo "make mutation   mutation testing (mutmut) of the checkers: do the tests catch a wrong answer?"
 	@echo "make book-student  the book with exercise solutions hidden, in _build/student"
+	@echo "make bench      time cold, warm and incremental builds on this machine (prints, never fails)"
 	@echo "make lab        JupyterLab on the book, with ebm_utils importable"
 	@echo "make notebooks  re-execute every notebook in place (before committing)"
 	@echo "make clean      remove _build and caches (keeps .venv)"
@@ -30,14 +31,26 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $(STAMP)
 
+# 1. execute the notebooks whose code, imported ebm_utils modules or requirements
+#    changed, one kernel per core, into the cache that Jupyter Book reads;
+# 2. render (Jupyter Book finds every notebook in the cache).
+# A failed build forgets Sphinx's saved state, so the next build reads every page
+# again and repeats the warnings (an incremental one would pass in silence).
 book: $(STAMP)
-	$(JB) build . -W -n --keep-going
+	$(BIN)/python tools/book_cache.py execute
+	$(JB) build . -W -n --keep-going || { rm -f _build/.doctrees/environment.pickle; exit 1; }
 
+# unit tests and nbval run side by side with the strict build (which renders the
+# committed outputs, so it needs nothing from nbval); then the built HTML is tested
 test: $(STAMP)
+	$(MAKE) --no-print-directory -j2 --output-sync=target notebook-tests book-strict
+	$(MAKE) --no-print-directory site-tests
+
+# unit tests of ebm_utils and tools/, and nbval on every notebook (strict: the
+# outputs must match the committed ones); two kernels at a time, one thread each
+notebook-tests: $(STAMP)
 	$(TEST_ENV) $(BIN)/python -m pytest -n 2 --dist loadfile --nbval \
 	    --nbval-sanitize-with tests/nbval_sanitize.cfg --ignore=tests/site tests book
-	$(MAKE) book-strict
-	$(MAKE) site-tests
 
 # every notebook under other book seeds (EBM_SEED), two kernels at a time; outputs not compared
 SEEDS ?= 1 2 3 4 5
@@ -51,14 +64,16 @@ mutation: $(STAMP)
 
 # the built HTML: no remote assets; every page in headless Chromium (skips without it)
 site-tests: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --dist loadfile -rs tests/site
+	$(BIN)/python -m pytest -rs tests/site
 
-# strict build from the committed outputs: nbval has just re-run every notebook
+# strict build from the committed outputs (nbval checks that they are what the code
+# prints), from scratch (--all): an incremental build would not repeat the warnings
+# of pages it does not re-read
 book-strict: $(STAMP)
 	mkdir -p _build
 	sed 's/^\(  *execute_notebooks:\).*/\1 "off"/' _config.yml > $(NOEXEC)
 	grep -q 'execute_notebooks: "off"' $(NOEXEC)
-	$(JB) build . -W -n --keep-going --config $(NOEXEC)
+	$(JB) build . -W -n --keep-going --all --config $(NOEXEC)
 
 # students' edition: exercise solutions hidden (sphinx-exercise's hide_solutions)
 book-student: $(STAMP)
@@ -66,6 +81,10 @@ book-student: $(STAMP)
 	sed 's/^\(  *execute_notebooks:\).*/\1 "off"/; s/^\(    html_show_sourcelink:.*\)/\1\n    hide_solutions: true/' _config.yml > _build/_config.student.yml
 	grep -q 'hide_solutions: true' _build/_config.student.yml
 	$(JB) build . -W -n --keep-going --config _build/_config.student.yml --path-output _build/student
+
+# cold, warm and incremental builds against their lower bounds, in a copy of the tree
+bench: $(STAMP)
+	$(BIN)/python tools/bench.py
 
 lab: $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-lab.txt

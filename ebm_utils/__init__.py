@@ -21,6 +21,8 @@ From the foundations up (a module imports only modules listed before it;
 * :mod:`ebm_utils.landscape`  -- judging a learned landscape: grids, off-data points, separation, soft volume
 * :mod:`ebm_utils.costs`      -- what a loss costs in energy and gradient evaluations
 * :mod:`ebm_utils.sampling`   -- Gibbs sampling of labels, Monte Carlo negative phase, MCMC
+* :mod:`ebm_utils.langevin`   -- Langevin and MALA samplers of continuous energies, a replay buffer
+* :mod:`ebm_utils.ml_gradient` -- the maximum-likelihood gradient: exact on a grid, CD-k, persistent chains
 
 ``import ebm_utils`` is light: it loads neither torch nor sympy, numpy or
 matplotlib.  The submodules and the names re-exported here load on first use
@@ -51,6 +53,8 @@ _SUBMODULES = (
     "landscape",
     "costs",
     "sampling",
+    "langevin",
+    "ml_gradient",
 )
 
 # name -> the submodule that defines it

@@ -478,3 +478,185 @@ class MultiWellEnergy(ContinuousEnergy):
     def _energy(self, w: Tensor, x: Tensor | None, y: Tensor) -> Tensor:
         t, q = w[0], w[1:].reshape(self.y_dim, self.y_dim)
         return _profile(y @ q, t).sum(-1)
+
+# ---------------------------------------------------------------- pages 2(a)-2(e): learning without Z
+__all__ += ["GaussianMixtureEnergy", "ConfinedRBFEnergy"]
+
+
+def _pairwise_sq(y: Tensor, c: Tensor) -> Tensor:
+    """``[B, K]`` squared distances between the rows of ``y`` and of ``c``, one coordinate at a time (exact, fast for small d)."""
+    out = (y[:, None, 0] - c[None, :, 0]).square()
+    for j in range(1, y.shape[1]):
+        out = out + (y[:, None, j] - c[None, :, j]).square()
+    return out
+
+
+class GaussianMixtureEnergy(ContinuousEnergy):
+    r"""The energy of a Gaussian mixture, :math:`F_W(y) = -\log \sum_k \pi_k \mathcal{N}(y; \mu_k, s_k^2 I)`.
+
+    :math:`W = (a, \mu_1, \dots, \mu_K, \log s_1, \dots, \log s_K)` with the
+    weights :math:`\pi = \operatorname{softmax}(a)`.  The density
+    :math:`e^{-F_W}` is normalised, so :math:`\log Z = 0` at :math:`\beta = 1`:
+    a multimodal energy whose partition function and score are known exactly
+    (pages 2(a), 2(c) and 2(d)).  With ``k=1`` it is the quadratic energy
+    :math:`\lVert y - \mu \rVert^2 / (2 s^2)` plus a constant.  Build ``w``
+    with :meth:`params`.
+    """
+
+    def __init__(self, y_dim: int = 2, k: int = 2) -> None:
+        super().__init__(y_dim)
+        self.k = check_int(k, "k")
+        self.num_params = self.k * (self.y_dim + 2)
+
+    def params(self, weights: Sequence[float], means: Sequence[Sequence[float]], stds: Sequence[float]) -> Tensor:
+        """``w`` for mixture weights (positive, normalised here), ``[K, y_dim]`` means and ``K`` standard deviations."""
+        pi = torch.as_tensor(weights, dtype=torch.float64).reshape(-1)
+        mu = torch.as_tensor(means, dtype=torch.float64)
+        sd = torch.as_tensor(stds, dtype=torch.float64).reshape(-1)
+        if pi.shape != (self.k,) or sd.shape != (self.k,) or mu.shape != (self.k, self.y_dim):
+            raise ValueError(
+                f"need {self.k} weights, {self.k} standard deviations and means of shape "
+                f"[{self.k}, {self.y_dim}], got {tuple(pi.shape)}, {tuple(sd.shape)} and {tuple(mu.shape)}"
+            )
+        if not (bool((pi > 0).all()) and bool((sd > 0).all()) and bool(torch.isfinite(mu).all())):
+            raise ValueError("weights and standard deviations must be positive, means finite")
+        return torch.cat([torch.log(pi / pi.sum()), mu.reshape(-1), torch.log(sd)])
+
+    def unpack(self, w: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        r"""``(log_weights, means, log_stds)``: :math:`\log \pi` (normalised), ``[K, y_dim]``, ``[K]``."""
+        a, mu, log_s = unflatten(self.check_w(w), [(self.k,), (self.k, self.y_dim), (self.k,)])
+        return torch.log_softmax(a, dim=0), mu, log_s
+
+    def sample(self, w: Tensor, n: int, *, stream: int = 0, generator: torch.Generator | None = None) -> Tensor:
+        """``n`` exact, independent draws from the mixture ``e^{-F_W}`` (``[n, y_dim]``), vectorised."""
+        log_pi, mu, log_s = self.unpack(w)
+        n = check_int(n, "n")
+        if generator is not None and stream != 0:
+            raise ValueError("pass either a stream or a generator, not both")
+        g = seeding.generator(stream) if generator is None else generator
+        comp = torch.multinomial(log_pi.detach().exp(), n, replacement=True, generator=g)
+        eps = torch.randn(n, self.y_dim, generator=g, dtype=torch.float64)
+        return (mu[comp] + torch.exp(log_s[comp])[:, None] * eps).detach()
+
+    def _init(self, g: torch.Generator, scale: float) -> Tensor:
+        return torch.cat([
+            torch.zeros(self.k, dtype=torch.float64),
+            torch.randn(self.k * self.y_dim, generator=g, dtype=torch.float64) * 2.0 * scale,
+            torch.zeros(self.k, dtype=torch.float64),
+        ])
+
+    def _log_joint(self, w: Tensor, y: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        r""":math:`\log \pi_k \mathcal{N}(y_i; \mu_k, s_k^2 I)` (``[B, K]``), the means ``[K, d]``, :math:`s_k^2`."""
+        log_pi, mu, log_s = self.unpack(w)
+        var = torch.exp(2 * log_s)
+        log_norm = -self.y_dim * (log_s + 0.5 * math.log(2 * math.pi))
+        return log_pi + log_norm - _pairwise_sq(y, mu) / (2 * var), mu, var
+
+    def _energy(self, w: Tensor, x: Tensor | None, y: Tensor) -> Tensor:
+        return -torch.logsumexp(self._log_joint(w, y)[0], dim=1)
+
+    def value_and_grad_y(self, w: Tensor, x: Tensor | None, y: Tensor) -> tuple[Tensor, Tensor]:
+        """``(model(w, x, y), model.grad_y(w, x, y))`` from one evaluation (the samplers use it)."""
+        w, x, y = self._batch(w, x, y)
+        self._count(y.shape[0], w)
+        log_joint, mu, var = self._log_joint(w.detach(), y)
+        a = torch.softmax(log_joint, dim=1) / var
+        return -torch.logsumexp(log_joint, dim=1), y * a.sum(1, keepdim=True) - a @ mu
+
+    def grad_y(self, w: Tensor, x: Tensor | None, y: Tensor, create_graph: bool = False) -> Tensor:
+        r""":math:`\nabla_y F = \sum_k r_k(y) (y - \mu_k) / s_k^2`, :math:`r_k` the responsibilities; shape ``[B, y_dim]``."""
+        w, x, y = self._batch(w, x, y)
+        self._count(y.shape[0], w)
+        log_joint, mu, var = self._log_joint(w if create_graph else w.detach(), y)
+        a = torch.softmax(log_joint, dim=1) / var  # [B, K]: r_k / s_k^2
+        return y * a.sum(1, keepdim=True) - a @ mu
+
+
+class ConfinedRBFEnergy(RBFEnergy):
+    r"""Radial-basis features with a fixed confinement: :math:`F_W(y) = \sum_k w_k \phi_k(y) + \lVert y\rVert^2 / (2\tau^2)`.
+
+    :math:`\phi_k(y) = \exp(-\lVert y - c_k\rVert^2 / (2 h^2))` with fixed
+    centres :math:`c_k` (a square lattice, :meth:`lattice`) and width
+    :math:`h`.  The energy is *linear in* :math:`W`, so the density
+    :math:`e^{-F_W}/Z_W` is an exponential family: the negative
+    log-likelihood is convex in :math:`W` and its gradient is
+    :math:`\mathbb{E}_{\text{data}}[\phi] - \mathbb{E}_{p_W}[\phi]` (page 2(b)).
+    Because :math:`|\sum_k w_k \phi_k| \le \lVert w\rVert_1`, the
+    confinement term makes :math:`Z_W` finite for every :math:`W`, and
+    nearly all of the mass of :math:`e^{-F_W}` lies within a few
+    :math:`\tau` of the lattice, where a grid computes :math:`Z_W`.
+    ``grad_w`` (the features), ``grad_y`` and :meth:`laplacian_y` are in
+    closed form (tested against autograd).  The features are those of
+    :class:`RBFEnergy` (page 1.1(e)); the confinement term is what part 2 adds.
+    """
+
+    def __init__(self, centres: Tensor, width: float, confinement: float = 1.0) -> None:  # noqa: D107
+        if not isinstance(centres, Tensor) or centres.dim() != 2:
+            raise ValueError("centres must be a [K, y_dim] float tensor")
+        centres = check_rows(centres, centres.shape[1], "centres")
+        ContinuousEnergy.__init__(self, centres.shape[1])
+        self.centres = centres.detach().to(torch.float64).clone()
+        self.width = check_positive(width, "width")
+        self.confinement = check_positive(confinement, "confinement")
+        self.num_params = self.centres.shape[0]
+
+    @classmethod
+    def lattice(cls, low: float, high: float, m: int, width: float | None = None,
+                confinement: float = 1.0) -> ConfinedRBFEnergy:
+        """``m x m`` centres evenly spaced on ``[low, high]^2``; ``width`` defaults to the spacing."""
+        m = check_int(m, "m", minimum=2)
+        if not (isinstance(low, (int, float)) and isinstance(high, (int, float)) and low < high):
+            raise ValueError(f"need numbers low < high, got {low!r} and {high!r}")
+        axis = torch.linspace(float(low), float(high), m, dtype=torch.float64)
+        centres = torch.cartesian_prod(axis, axis)
+        return cls(centres, (high - low) / (m - 1) if width is None else width, confinement)
+
+    def features(self, y: Tensor) -> Tensor:
+        r"""The features :math:`\phi_k(y_i)`, shape ``[B, K]``."""
+        y = self.check_y(y)
+        return self._features(y)
+
+    def _features(self, y: Tensor) -> Tensor:
+        return torch.exp(-_pairwise_sq(y, self.centres) / (2 * self.width**2))
+
+    def _init(self, g: torch.Generator, scale: float) -> Tensor:
+        return 0.1 * scale * torch.randn(self.num_params, generator=g, dtype=torch.float64)
+
+    def _energy(self, w: Tensor, x: Tensor | None, y: Tensor) -> Tensor:
+        return self._features(y) @ w + y.square().sum(-1) / (2 * self.confinement**2)
+
+    def grad_w(self, w: Tensor, x: Tensor | None, y: Tensor, create_graph: bool = False) -> Tensor:
+        r""":math:`\partial F_W(y_i) / \partial W = \phi(y_i)`, shape ``[B, K]`` (it does not depend on :math:`W`)."""
+        w, x, y = self._batch(w, x, y)
+        self._count(y.shape[0], w)
+        return self._features(y)
+
+    def grad_y(self, w: Tensor, x: Tensor | None, y: Tensor, create_graph: bool = False) -> Tensor:
+        r""":math:`\nabla_y F = -\sum_k w_k \phi_k(y) (y - c_k) / h^2 + y / \tau^2`, shape ``[B, y_dim]``."""
+        w, x, y = self._batch(w, x, y)
+        self._count(y.shape[0], w)
+        w = w if create_graph else w.detach()
+        a = self._features(y) * w  # [B, K]: w_k phi_k(y)
+        # sum_k a_k (y - c_k) = y sum_k a_k - a @ C
+        drift = y * a.sum(1, keepdim=True) - a @ self.centres
+        return -drift / self.width**2 + y / self.confinement**2
+
+    def value_and_grad_y(self, w: Tensor, x: Tensor | None, y: Tensor) -> tuple[Tensor, Tensor]:
+        """``(model(w, x, y), model.grad_y(w, x, y))`` from one evaluation of the features (the samplers use it)."""
+        w, x, y = self._batch(w, x, y)
+        self._count(y.shape[0], w)
+        w = w.detach()
+        phi = self._features(y)
+        a = phi * w
+        quad = y / self.confinement**2
+        grad = -(y * a.sum(1, keepdim=True) - a @ self.centres) / self.width**2 + quad
+        return phi @ w + (y * quad).sum(-1) / 2, grad
+
+    def laplacian_y(self, w: Tensor, x: Tensor | None, y: Tensor) -> Tensor:
+        r""":math:`\Delta_y F = \sum_k w_k \phi_k(y) \left(\lVert y - c_k\rVert^2 / h^4 - d / h^2\right) + d / \tau^2`, shape ``[B]``."""
+        w, x, y = self._batch(w, x, y)
+        self._count(y.shape[0], w)
+        d2 = _pairwise_sq(y, self.centres)
+        phi = torch.exp(-d2 / (2 * self.width**2))
+        h2, d = self.width**2, self.y_dim
+        return (phi * (d2 / h2**2 - d / h2)) @ w + d / self.confinement**2

@@ -28,6 +28,7 @@ import sympy as sp
 
 from .equality import DerivationError, decide
 from .seeding import seed_for
+from .symbolic import book_latex
 
 __all__ = ["Derivation", "DerivationError", "Step"]
 
@@ -81,7 +82,7 @@ class Derivation:
         label depends on the speed of the machine.
     timeout:
         A guard against a hang, not a budget: a proof attempt still running
-        after this many seconds raises (and asks for ``prove=False``).
+        after this many seconds of CPU time raises (and asks for ``prove=False``).
     """
 
     def __init__(
@@ -152,12 +153,15 @@ class Derivation:
         return len(self.steps)
 
     def latex(self) -> str:
-        r"""The chain as one ``aligned`` block with each line's reason and proof."""
+        r"""The chain as one ``aligned`` block with each line's reason and proof.
+
+        Sums print positive terms first (:func:`ebm_utils.symbolic.book_latex`).
+        """
         lines = []
         for i, s in enumerate(self.steps):
-            left = sp.latex(self.lhs) if (i == 0 and self.lhs is not None) else ""
+            left = book_latex(self.lhs) if (i == 0 and self.lhs is not None) else ""
             note = s.because if s.proof == "given" else f"{s.because}; {s.proof}"
-            lines.append(rf"{left} &= {sp.latex(s.expr)} && \text{{{_tex_text(note)}}}")
+            lines.append(rf"{left} &= {book_latex(s.expr)} && \text{{{_tex_text(note)}}}")
         return r"\begin{aligned}" + r" \\ ".join(lines) + r"\end{aligned}"
 
     def _repr_latex_(self) -> str:

@@ -58,6 +58,7 @@ from __future__ import annotations
 
 import builtins
 import functools
+import itertools
 import random
 import signal
 import threading
@@ -79,8 +80,10 @@ __all__ = ["DerivationError", "Verdict", "decide", "symbolic_residual"]
 #: digits used to evaluate both lines, and to confirm a disagreement
 EVAL_DIGITS = 50
 CONFIRM_DIGITS = 100
-#: two values agree when |a - b| <= AGREE * (1 + max(|a|, |b|))
+#: two values agree when |a - b| <= AGREE * max(|a|, |b|) (relative, at EVAL_DIGITS)
 AGREE = mpmath.mpf("1e-25")
+#: ... or when their difference shrinks by this factor at CONFIRM_DIGITS (it was rounding)
+ROUNDING_SHRINK = mpmath.mpf("1e-20")
 #: on a point solved onto a kink, a kink argument within this of 0 *is* 0
 SNAP = mpmath.mpf("1e-25")
 #: digits used while solving for a kink
@@ -119,8 +122,13 @@ class _Timeout(Exception):
 
 @contextmanager
 def _time_limit(seconds: float) -> Iterator[None]:
-    """Raise _Timeout after ``seconds`` (only where SIGALRM works: the main thread on Unix)."""
-    usable = hasattr(signal, "SIGALRM") and threading.current_thread() is threading.main_thread()
+    """Raise _Timeout after ``seconds`` of this process's CPU time.
+
+    CPU time, not wall time (``ITIMER_PROF``): a loaded machine slows the
+    clock on the wall, not the work sympy does, so the guard trips for the
+    same steps everywhere.  Only where signals work: the main thread on Unix.
+    """
+    usable = hasattr(signal, "SIGPROF") and threading.current_thread() is threading.main_thread()
     if not usable:
         yield
         return
@@ -128,13 +136,13 @@ def _time_limit(seconds: float) -> Iterator[None]:
     def handler(signum: int, frame: object) -> None:
         raise _Timeout
 
-    old = signal.signal(signal.SIGALRM, handler)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    old = signal.signal(signal.SIGPROF, handler)
+    signal.setitimer(signal.ITIMER_PROF, seconds)
     try:
         yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.signal(signal.SIGPROF, old)
 
 
 @functools.lru_cache(maxsize=512)
@@ -911,33 +919,86 @@ class _Problem:
         Sets :attr:`outside` when the only points found violate ``where=``:
         that side of the kink lies outside the region the step is claimed on.
         """
-        g = self.kink_function(kink)
         self.outside = False
         for attempt in range(4):
             base = self.random_point(rng, self.regime(attempt))
-            idx = self.bound_values(kink, base, rng)
-            if idx is None:
-                continue
-            _CTX.accessed = set()
-            try:
-                self.evaluate(g, base, EVAL_DIGITS, idx)
-                accessed = sorted(_CTX.accessed, key=repr)
-            except _Undefined:
-                continue
-            finally:
-                _CTX.accessed = None
-            # a symbol inside an abstract function's arguments moves to an unrelated
-            # random value of the function: it cannot be solved for
-            inside = set().union(*(j.free_symbols for j in g.expr.atoms(_JetBase)))
-            free = g.expr.free_symbols - inside
-            cands: list[tuple[str, Any]] = [("jet", k) for k in accessed]
-            cands += [("sym", s) for s, d in zip(self.symbols, self.dummies) if d in free]
-            cands += [("sym", st.offset) for st in self.smooth.values() if st.offset in free]
-            rng.shuffle(cands)
-            for kind, which in cands:
-                point = self._solve_for(g, base, idx, kind, which, target, rng)
-                if point is not None:
-                    return point
+            found = self._solve_from(base, kink, target, rng)
+            if found is not None:
+                return found[0]
+        return None
+
+    def _kink_side(self, kink: _Kink, point: _Point, rng: random.Random) -> int | None:
+        """The sign of the kink's argument at ``point`` (one instance inside sums), or None."""
+        idx = self.bound_values(kink, point, rng)
+        if idx is None:
+            return None
+        seen, _CTX.seen = _CTX.seen, {}
+        try:
+            g = self.evaluate(self.kink_function(kink), point, EVAL_DIGITS, idx)
+        except _Undefined:
+            return None
+        finally:
+            _CTX.seen = seen
+        return 1 if g > 0 else -1 if g < 0 else 0
+
+    def solve_pattern(self, kinks: Sequence[_Kink], signs: Sequence[int], rng: random.Random) -> _Point | None:
+        """A point where each kink's argument has the given sign (a combination of branches).
+
+        Each kink is moved to its side by a variable no earlier kink used, so
+        products of kinks such as :math:`[x - 5]^+ [y - 5]^+` are seen with
+        both factors active.
+        """
+        self.outside = False
+        for attempt in range(3):
+            point: _Point | None = self.random_point(rng, self.regime(attempt))
+            used: set[Any] = set()
+            for kink, sign in zip(kinks, signs):
+                if point is None:
+                    break
+                if self._kink_side(kink, point, rng) == sign:
+                    continue
+                found = self._solve_from(point, kink, sign, rng, exclude=used)
+                if found is None:
+                    point = None
+                    break
+                point, variable = found
+                used.add(variable)
+            if point is not None and all(
+                self._kink_side(k, point, rng) == sign for k, sign in zip(kinks, signs)
+            ):
+                return point
+        return None
+
+    def _solve_from(
+        self, base: _Point, kink: _Kink, target: int, rng: random.Random,
+        exclude: set[Any] | None = None,
+    ) -> tuple[_Point, Any] | None:
+        """From ``base``, solve one variable so that the kink's argument has ``target``'s sign."""
+        g = self.kink_function(kink)
+        idx = self.bound_values(kink, base, rng)
+        if idx is None:
+            return None
+        _CTX.accessed = set()
+        try:
+            self.evaluate(g, base, EVAL_DIGITS, idx)
+            accessed = sorted(_CTX.accessed, key=repr)
+        except _Undefined:
+            return None
+        finally:
+            _CTX.accessed = None
+        # a symbol inside an abstract function's arguments moves to an unrelated
+        # random value of the function: it cannot be solved for
+        inside = set().union(*(j.free_symbols for j in g.expr.atoms(_JetBase)))
+        free = g.expr.free_symbols - inside
+        cands: list[tuple[str, Any]] = [("jet", k) for k in accessed]
+        cands += [("sym", s) for s, d in zip(self.symbols, self.dummies) if d in free]
+        cands += [("sym", st.offset) for st in self.smooth.values() if st.offset in free]
+        cands = [c for c in cands if c[1] not in (exclude or set())]
+        rng.shuffle(cands)
+        for kind, which in cands:
+            point = self._solve_for(g, base, idx, kind, which, target, rng)
+            if point is not None:
+                return point, which
         return None
 
     def _solve_for(
@@ -984,6 +1045,33 @@ class _Problem:
             return None
         return point
 
+    def _integer_roots(
+        self, value: Callable[[_Point, int], Any], at: Callable[[Any], _Point], s: sp.Symbol
+    ) -> list[int]:
+        """Integers next to where the kink's argument crosses 0 as ``s`` varies.
+
+        A secant on the integers from a few starts: exact for an argument affine
+        in ``s`` (``n - 7``, ``k - y``, ``2 n - 9``), and a good guess otherwise.
+        """
+        found: list[int] = []
+        for start in (1, -1, 10, 1000):
+            a, b = start, start + 1
+            try:
+                for _ in range(6):
+                    ga, gb = value(at(a), EVAL_DIGITS), value(at(b), EVAL_DIGITS)
+                    if gb == ga:
+                        break
+                    r = b - gb * (b - a) / (gb - ga)
+                    if not mpmath.isfinite(r) or abs(r) > 10**9:
+                        break
+                    a, b = b, int(mpmath.nint(r))
+                    if a == b:
+                        break
+                    found += [int(mpmath.floor(r)) + d for d in (-1, 0, 1, 2)]
+            except (_Undefined, ZeroDivisionError, TypeError, ValueError):
+                continue
+        return list(dict.fromkeys(found))
+
     def _solve_integer(
         self, value: Callable[[_Point, int], Any], at: Callable[[Any], _Point],
         s: sp.Symbol, target: int, rng: random.Random,
@@ -992,6 +1080,7 @@ class _Problem:
         trial += [int(v) for v in at(0).values.values() if isinstance(v, int)]
         trial += [v + d for v in trial for d in (-1, 1)]
         rng.shuffle(trial)
+        trial = self._integer_roots(value, at, s) + trial  # where the kink is, first
         for v in trial:
             if not _fits(s, v):
                 continue
@@ -1033,14 +1122,21 @@ def _compare(prob: _Problem, point: _Point) -> tuple[bool, _Mismatch | None, dic
     seen = _CTX.seen
     # a line made of integrals is known to the accuracy of those integrals
     scale = _CTX.quad_scale
-    if abs(va - vb) <= prob.agree * (1 + max(abs(va), abs(vb), scale)):
+
+    def close(a: Any, b: Any) -> bool:
+        return abs(a - b) <= prob.agree * max(abs(a), abs(b), scale)
+
+    if va == vb or close(va, vb):
         return True, None, seen
     try:  # confirm with more digits: rounding never refuses a true step
         va2 = prob.evaluate(prob.fa, point, prob.confirm)
         vb2 = prob.evaluate(prob.fb, point, prob.confirm)
     except _Undefined:
         return False, None, {}
-    if abs(va2 - vb2) <= prob.agree * (1 + max(abs(va2), abs(vb2), scale)):
+    if va2 == vb2 or close(va2, vb2):
+        return True, None, seen
+    # a difference made by rounding shrinks with the extra digits; a true one does not
+    if abs(va2 - vb2) <= ROUNDING_SHRINK * abs(va - vb):
         return True, None, seen
     return True, _Mismatch(point, va2, vb2), seen
 
@@ -1097,6 +1193,17 @@ def _random_test(prob: _Problem, trials: int, stream: int, salt: str) -> tuple[i
                 continue
             if run(point) and target == 0:
                 zero_reachable[kink.id] = True
+    # combinations of branches: every sign pattern of up to four kinks, 16 patterns beyond
+    kinks = [k for k in prob.kinks if not k.equality]
+    if len(kinks) >= 2:
+        if len(kinks) <= 4:
+            patterns = list(itertools.product((-1, 1), repeat=len(kinks)))
+        else:
+            patterns = [tuple(rng.choice((-1, 1)) for _ in kinks) for _ in range(16)]
+        for signs in patterns:
+            point = prob.solve_pattern(kinks, signs, rng)
+            if point is not None:
+                run(point)
     if compared < max(3, trials // 2):
         raise DerivationError(
             f"the lines could be evaluated at only {compared} of {compared + undefined} test points "

@@ -651,3 +651,225 @@ def zoo_gap_profile(
     values = zoo_pair_loss(name, level + u / 2, level - u / 2, reduction="none", **options)
     (slopes,) = torch.autograd.grad(values.sum(), u)  # each point depends on its own gap only
     return values.detach(), slopes
+
+
+# ---------------------------------------------------------------------------
+# Pages 1.3(d)(ii) and (d)(iii): a loss of bounded influence.
+
+
+def ramp_loss(
+    energy_pos: Tensor,
+    energy_neg: Tensor,
+    margin: float | Tensor = 1.0,
+    cap: float | Tensor = 2.0,
+    reduction: Reduction = "mean",
+) -> Tensor:
+    r"""The ramp (truncated hinge) loss: the hinge, capped at ``cap``.
+
+    .. math::
+        \mathcal{L}_{\text{ramp}} = \min\left(c,\ \left[m + F_W(x, y) - F_W(x, \bar y)\right]^+\right)
+            = \left[m + u\right]^+ - \left[m + u - c\right]^+,
+        \qquad u = F_W(x, y) - F_W(x, \bar y),
+
+    the difference of two hinges of Collobert et al. (2006), "Trading
+    convexity for scalability" (their :math:`R_s = H_1 - H_s` with
+    :math:`s = m - c` for :math:`m = 1`).  Its derivative in :math:`u` is
+    :math:`\mathbb{1}[0 < m + u \le c]`: a pair violated by more than the cap
+    has no gradient at all, so one mislabelled pair has bounded influence
+    (page 1.3(d)(ii)).  Non-convex in :math:`u`.  Computed as the difference
+    of two ``relu``, whose derivative is 0 at each kink from the left side.
+    """
+    pos, neg = check_pair(energy_pos, energy_neg)
+    margin = check_margin(margin)
+    cap = check_positive(cap, "cap")
+    reduction = check_reduction(reduction)
+    h = margin - (neg - pos)  # the hinge argument m + u, formed as in hinge_loss
+    return reduce(torch.relu(h) - torch.relu(h - cap), reduction)
+
+
+__all__ += ["ramp_loss"]
+
+# Pages 2(c)-2(e): losses that never compute Z -- score matching, noise-contrastive
+# estimation, the sampled softmax with its log-q correction.
+__all__ += ["score_matching_loss", "denoising_score_matching_loss", "nce_loss", "sampled_softmax_loss"]
+
+
+def _finite(t: Tensor, what: str) -> Tensor:
+    if not bool(torch.isfinite(t).all()):
+        raise ValueError(f"{what} must be finite")
+    return t
+
+
+def _check_grad_points(grad: object, name: str) -> Tensor:
+    g = check_float_tensor(grad, name)
+    if g.dim() != 2 or g.shape[0] < 1 or g.shape[1] < 1:
+        raise ValueError(f"{name} must have shape [B, d], got {tuple(g.shape)}")
+    return g
+
+
+def score_matching_loss(grad_energy: Tensor, laplacian: Tensor, reduction: Reduction = "mean") -> Tensor:
+    r"""Hyvärinen's (implicit) score-matching loss of an energy, per point.
+
+    .. math::
+        \ell(y) = \tfrac12 \lVert \nabla_y F_W(y) \rVert^2 - \Delta_y F_W(y)
+
+    Its mean over data drawn from :math:`p` equals the Fisher divergence
+    :math:`\tfrac12 \mathbb{E}_p \lVert \nabla_y \log p + \nabla_y F_W \rVert^2`
+    minus a constant that does not depend on :math:`W`, when
+    :math:`p(y)\,\nabla_y F_W(y) \to 0` at the boundary (Hyvärinen, 2005); the
+    model's score is :math:`-\nabla_y F_W` (:math:`\beta = 1`; pass
+    :math:`\beta F` otherwise).  Derived on page 2(c).
+
+    Args:
+        grad_energy: ``[B, d]`` gradients :math:`\nabla_y F_W(y_i)`.
+        laplacian: ``[B]`` Laplacians :math:`\Delta_y F_W(y_i)`.
+        reduction: ``"none"`` | ``"sum"`` | ``"mean"``.
+    """
+    g = _check_grad_points(grad_energy, "grad_energy")
+    lap = check_float_tensor(laplacian, "laplacian")
+    if lap.shape != g.shape[:1]:
+        raise ValueError(f"laplacian must have shape [{g.shape[0]}] (one per point), got {tuple(lap.shape)}")
+    reduction = check_reduction(reduction)
+    return reduce(0.5 * g.square().sum(-1) - lap, reduction)
+
+
+def denoising_score_matching_loss(
+    grad_energy_noisy: Tensor,
+    noisy: Tensor,
+    clean: Tensor,
+    sigma: float | Tensor,
+    reduction: Reduction = "mean",
+) -> Tensor:
+    r"""Denoising score matching with Gaussian noise of standard deviation :math:`\sigma`, per noisy point.
+
+    .. math::
+        \ell(y, \tilde y) = \tfrac12 \left\lVert \frac{\tilde y - y}{\sigma^2} - \nabla_y F_W(\tilde y) \right\rVert^2,
+        \qquad \tilde y = y + \sigma \varepsilon,
+
+    the squared distance between the model's score :math:`-\nabla_y F_W(\tilde y)`
+    and the score :math:`-(\tilde y - y)/\sigma^2` of the noise kernel.  Its
+    expectation equals the Fisher divergence to the *noisy* density
+    :math:`p_\sigma = p * \mathcal{N}(0, \sigma^2 I)` up to a constant
+    (Vincent, 2011).  Derived on page 2(c).
+
+    Args:
+        grad_energy_noisy: ``[B, d]`` gradients :math:`\nabla_y F_W(\tilde y_i)`.
+        noisy, clean: ``[B, d]`` points :math:`\tilde y_i` and :math:`y_i`.
+        sigma: the noise standard deviation, positive and finite.
+        reduction: ``"none"`` | ``"sum"`` | ``"mean"``.
+    """
+    g = _check_grad_points(grad_energy_noisy, "grad_energy_noisy")
+    yt = check_float_tensor(noisy, "noisy")
+    y = check_float_tensor(clean, "clean")
+    if yt.shape != g.shape or y.shape != g.shape:
+        raise ValueError(
+            f"grad_energy_noisy, noisy and clean must have one shape, got {tuple(g.shape)}, "
+            f"{tuple(yt.shape)} and {tuple(y.shape)}"
+        )
+    sigma = check_positive(sigma, "sigma")
+    reduction = check_reduction(reduction)
+    return reduce(0.5 * ((yt - y) / sigma**2 - g).square().sum(-1), reduction)
+
+
+def nce_loss(
+    energy_data: Tensor,
+    energy_noise: Tensor,
+    noise_logp_data: Tensor,
+    noise_logp_noise: Tensor,
+    reduction: Reduction = "mean",
+) -> Tensor:
+    r"""Noise-contrastive estimation: logistic classification of ``N`` data points against ``M`` noise points.
+
+    The model's log-density is :math:`-E(y)`, where the energy passed in
+    already includes the learned log-normaliser, :math:`E = F_W + c`.  With
+    :math:`\nu = M / N` and the log-odds
+    :math:`G(y) = -E(y) - \log q(y) - \log \nu` that :math:`y` is data,
+
+    .. math::
+        \ell_{\text{data}}(y) = \operatorname{softplus}(-G(y)), \qquad
+        \ell_{\text{noise}}(\tilde y) = \operatorname{softplus}(G(\tilde y)).
+
+    Returns the ``N + M`` terms (data first) for ``"none"``, their sum, or
+    their mean (the NCE objective of Gutmann and Hyvärinen, 2012, divided by
+    :math:`1 + \nu`: the same minimiser).  At the minimum over all functions,
+    :math:`E = -\log p_{\text{data}}` wherever :math:`q > 0` (page 2(d)).
+
+    Args:
+        energy_data, energy_noise: ``[N]`` and ``[M]`` energies :math:`F_W + c`.
+        noise_logp_data, noise_logp_noise: :math:`\log q` at the same points;
+            a non-finite value is an error (the noise density must cover the data).
+        reduction: ``"none"`` | ``"sum"`` | ``"mean"``.
+    """
+    ed = check_float_tensor(energy_data, "energy_data")
+    en = check_float_tensor(energy_noise, "energy_noise")
+    qd = check_float_tensor(noise_logp_data, "noise_logp_data")
+    qn = check_float_tensor(noise_logp_noise, "noise_logp_noise")
+    for e, q, what in ((ed, qd, "data"), (en, qn, "noise")):
+        if e.dim() != 1 or e.shape[0] < 1:
+            raise ValueError(f"energy_{what} must have shape [n] with n >= 1, got {tuple(e.shape)}")
+        if q.shape != e.shape:
+            raise ValueError(f"noise_logp_{what} must have the shape of energy_{what} {tuple(e.shape)}, "
+                             f"got {tuple(q.shape)}")
+        _finite(q, f"the noise log-probability at the {what} points (a non-finite value)")
+    reduction = check_reduction(reduction)
+    log_nu = math.log(en.shape[0] / ed.shape[0])
+    g_data = -ed - qd - log_nu
+    g_noise = -en - qn - log_nu
+    terms = torch.cat([F.softplus(-g_data), F.softplus(g_noise)])
+    return reduce(terms, reduction)
+
+
+def sampled_softmax_loss(
+    energy_pos: Tensor,
+    energy_neg: Tensor,
+    log_q: Tensor | None = None,
+    beta: float | Tensor = 1.0,
+    reduction: Reduction = "mean",
+) -> Tensor:
+    r"""The NLL of the correct label among itself and ``k`` sampled negatives (InfoNCE), optionally log-q corrected.
+
+    .. math::
+        \ell = F_W(x, y) + \frac1\beta \log\Big( e^{-\beta F_W(x, y)}
+               + \sum_{j=1}^{k} e^{-\beta \tilde F_j} \Big),
+        \qquad \tilde F_j = F_W(x, \bar y_j) + \frac1\beta \log\big(k\, q(\bar y_j)\big)
+
+    with :math:`\tilde F_j = F_W(x, \bar y_j)` when ``log_q`` is None (no
+    correction).  With ``k = 1`` and no correction it is the log loss at
+    :math:`\beta = 1`; with every incorrect label once it is the NLL loss.
+    When the negatives are drawn from :math:`q` over the incorrect labels,
+    :math:`\frac1k \sum_j e^{-\beta F(\bar y_j)} / q(\bar y_j)` estimates the sum
+    over all of them, so the corrected loss tends to the NLL as :math:`k \to \infty`
+    (Bengio and Senécal, 2008; Jean et al., 2015); the uncorrected one does
+    not, in general.  Page 2(e).
+
+    Args:
+        energy_pos: ``[...]`` energies of the correct labels.
+        energy_neg: ``[..., k]`` energies of ``k >= 1`` negatives per example.
+        log_q: ``[..., k]`` log-probabilities (finite, at most 0) with which
+            each negative was drawn, or None.
+        beta: inverse temperature, positive and finite.
+        reduction: ``"none"`` | ``"sum"`` | ``"mean"``.
+    """
+    pos = check_float_tensor(energy_pos, "energy_pos")
+    neg = check_float_tensor(energy_neg, "energy_neg")
+    if neg.dim() != pos.dim() + 1 or neg.shape[:-1] != pos.shape:
+        raise ValueError(
+            f"energy_neg must have shape {tuple(pos.shape)} + (k,), got {tuple(neg.shape)}"
+        )
+    k = neg.shape[-1]
+    if k < 1:
+        raise ValueError("sampled_softmax_loss needs k >= 1 negatives per example, got 0")
+    beta = check_beta(beta)
+    reduction = check_reduction(reduction)
+    if log_q is not None:
+        lq = check_float_tensor(log_q, "log_q")
+        if lq.shape != neg.shape:
+            raise ValueError(f"log_q must have the shape of energy_neg {tuple(neg.shape)}, got {tuple(lq.shape)}")
+        _finite(lq, "log_q (the log-probabilities of the drawn negatives)")
+        if bool((lq > 1e-12).any()):
+            raise ValueError("log_q holds log-probabilities: every value must be at most 0")
+        neg = neg + (lq + math.log(k)) / beta
+    # (1/beta) log(1 + sum_j exp(-beta (F~_j - F_y))): built from the differences, so a
+    # small loss is not the difference of two large numbers (as logaddexp in log_loss)
+    gaps = torch.cat([torch.zeros_like(pos)[..., None], -beta * (neg - pos[..., None])], dim=-1)
+    return reduce(torch.logsumexp(gaps, dim=-1) / beta, reduction)

@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import sympy as sp
+from sympy.printing.latex import LatexPrinter
 from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.pytorch import TorchPrinter
 
@@ -43,6 +44,8 @@ __all__ = [
     "canonical",
     "to_numpy",
     "to_torch",
+    "book_latex",
+    "use_book_printing",
 ]
 
 
@@ -343,3 +346,71 @@ def _constants_as_floats(expr: sp.Expr) -> sp.Expr:
         lambda e: isinstance(e, sp.Expr) and e.is_number and not e.is_Atom and e.is_real is True,
         lambda e: sp.Float(e.evalf(17), 17),
     )
+
+
+# ---------------------------------------------------------------- printing in the book's order
+class _BookLatexPrinter(LatexPrinter):
+    """sympy's LaTeX printer with the terms of a sum in the order a person writes them.
+
+    Within a sum, terms with a plus sign come first, then those with a minus
+    sign, each group in sympy's usual order: :math:`F_2 - F_1` rather than
+    :math:`- F_1 + F_2`.
+    """
+
+    def _as_ordered_terms(self, expr: sp.Expr, order: Any = None) -> list[sp.Expr]:
+        terms = super()._as_ordered_terms(expr, order=order)
+        if not isinstance(expr, sp.Add):
+            return terms
+        plus = [t for t in terms if not t.could_extract_minus_sign()]
+        minus = [t for t in terms if t.could_extract_minus_sign()]
+        return plus + minus
+
+
+def book_latex(expr: Any, **settings: Any) -> str:
+    """LaTeX of ``expr`` with positive terms first (see :class:`_BookLatexPrinter`)."""
+    return _BookLatexPrinter(settings).doprint(expr)
+
+
+def use_book_printing() -> None:
+    """Display sympy objects in notebooks as MathJax LaTeX in the book's term order.
+
+    Calls ``sympy.init_printing`` with :func:`book_latex`; no PNG is embedded
+    (``use_latex="mathjax"``), so outputs stay small and comparable by nbval.
+    """
+    sp.init_printing(use_latex="mathjax", latex_printer=book_latex)
+
+# ---------------------------------------------------------------------------
+# Pages 2(a)-2(e): a derivative that prints unambiguously.
+__all__ += ["UnevaluatedDerivative", "derivative"]
+
+
+class UnevaluatedDerivative(sp.Derivative):
+    r"""``sympy.Derivative`` (unevaluated) whose LaTeX puts a sum or product argument in parentheses.
+
+    sympy prints ``Derivative(p(y) * F'(y), y)`` as ``d/dy p(y) d/dy F(y)``,
+    which reads as a product of two derivatives.  This subclass prints
+    :math:`\frac{\partial}{\partial y}\left(p(y)\, \frac{\partial}{\partial y} F(y)\right)`;
+    everything else (``doit``, equality, the derivation checker) is sympy's.
+    Its printing precedence is that of a product, so a power of it is
+    parenthesised: :math:`\left(\frac{\partial}{\partial y} F(y)\right)^{2}`.
+    """
+
+    precedence = 50  # sympy's PRECEDENCE["Mul"]
+
+    def _latex(self, printer: Any) -> str:
+        inner = printer._print(self.expr)
+        if isinstance(self.expr, (sp.Mul, sp.Add, sp.Pow)):
+            inner = rf"\left({inner}\right)"
+        ops = []
+        for var, count in self.variable_count:
+            v = printer._print(var)
+            ops.append(rf"\frac{{\partial}}{{\partial {v}}}" if count == 1
+                       else rf"\frac{{\partial^{{{count}}}}}{{\partial {v}^{{{count}}}}}")
+        return " ".join(ops) + " " + inner
+
+
+def derivative(expr: sp.Expr, var: sp.Symbol, order: int = 1) -> UnevaluatedDerivative:
+    """The unevaluated ``order``-th derivative of ``expr`` in ``var``, printed unambiguously."""
+    if isinstance(order, bool) or not isinstance(order, int) or order < 1:
+        raise ValueError(f"order must be a positive int, got {order!r}")
+    return UnevaluatedDerivative(sp.sympify(expr), (var, order))

@@ -168,3 +168,371 @@ def train_energy_table(
 
     history = train([w], loss_fn, steps, lr, record=record, every=every)
     return w.detach(), history
+
+
+# ---------------------------------------------------------------------------
+# Pages 1.3(d)(ii) and (d)(iii): regularised linear margin problems, the
+# (sub)gradient method with a step-size rule, and certified reference optima.
+#
+# A linear energy over two labels whose gap is linear in the parameters,
+# F_W(x, ybar) - F_W(x, y) = z . theta, turns every pairwise loss into a
+# function of the hinge argument h = m - z . theta (= m + u, u the violation).
+# With an L2 penalty the problems are the classical ones: the hinge gives the
+# support vector machine, the log loss logistic regression.  ``R`` independent
+# problems are solved at once: theta has shape [R, P], z has shape [R, N, P].
+
+import math as _math
+from dataclasses import dataclass as _dataclass
+
+from ._validation import check_callable, check_nonnegative
+from .losses import tempered_softplus as _tempered_softplus
+
+MARGIN_LOSSES: tuple[str, ...] = ("hinge", "soft_hinge", "ramp", "squared_hinge")
+
+
+def _margin_args(theta: Tensor, z: Tensor, c: Tensor | float) -> tuple[Tensor, Tensor, Tensor]:
+    if not isinstance(theta, Tensor) or not isinstance(z, Tensor):
+        raise TypeError("theta and z must be tensors")
+    if z.dim() != 3 or theta.dim() != 2 or theta.shape != (z.shape[0], z.shape[2]):
+        raise ValueError(f"need theta [R, P] and z [R, N, P], got {tuple(theta.shape)} and {tuple(z.shape)}")
+    c_t = torch.as_tensor(c, dtype=z.dtype)
+    c_t = c_t.expand(z.shape[:2]) if c_t.dim() == 0 or c_t.shape == z.shape[1:2] else c_t
+    if c_t.shape != z.shape[:2]:
+        raise ValueError(f"c must be a scalar or have shape [N] or {tuple(z.shape[:2])}, got {tuple(c_t.shape)}")
+    return theta, z, c_t
+
+
+def margin_terms(name: str, h: Tensor, *, beta: float = 1.0, cap: float = 2.0) -> Tensor:
+    r"""The loss of each pair as a function of its hinge argument :math:`h = m + u`, elementwise.
+
+    * ``"hinge"``: :math:`[h]^+`;
+    * ``"soft_hinge"``: :math:`s_\beta(h) = \frac{1}{\beta}\log(1 + e^{\beta h})`
+      (the log loss is ``beta=1`` with :math:`m = 0`);
+    * ``"ramp"``: :math:`\min(c, [h]^+)`, the truncated hinge;
+    * ``"squared_hinge"``: :math:`([h]^+)^2`, one term of the square-square loss.
+
+    They equal :func:`ebm_utils.losses.hinge_loss`, ``soft_hinge_loss``,
+    ``ramp_loss`` with energies whose violation is :math:`h - m`.
+    """
+    check_choice(name, "name", MARGIN_LOSSES)
+    if name == "hinge":
+        return torch.relu(h)
+    if name == "soft_hinge":
+        return _tempered_softplus(h, check_positive(beta, "beta"))
+    if name == "ramp":
+        return torch.relu(h) - torch.relu(h - check_positive(cap, "cap"))
+    return torch.relu(h).square()
+
+
+def margin_weights(name: str, h: Tensor, *, beta: float = 1.0, cap: float = 2.0) -> Tensor:
+    r"""The derivative :math:`\ell'(h)` of :func:`margin_terms` (at a kink, the value ``relu`` takes: 0 from the left).
+
+    hinge :math:`\mathbb{1}[h > 0]`; soft hinge :math:`\sigma(\beta h)`; ramp
+    :math:`\mathbb{1}[0 < h \le c]`; squared hinge :math:`2[h]^+`.
+    """
+    check_choice(name, "name", MARGIN_LOSSES)
+    if name == "hinge":
+        return (h > 0).to(h.dtype)
+    if name == "soft_hinge":
+        return torch.sigmoid(check_positive(beta, "beta") * h)
+    if name == "ramp":
+        return ((h > 0) & (h <= check_positive(cap, "cap"))).to(h.dtype)
+    return 2 * torch.relu(h)
+
+
+def margin_objective(
+    name: str, theta: Tensor, z: Tensor, c: Tensor | float = 1.0, lam: float = 0.0, **options: float
+) -> Tensor:
+    r"""Per problem, :math:`P(\theta) = \frac{\lambda}{2}\lVert\theta\rVert^2 + \frac{1}{N}\sum_i \ell(c_i - z_i \cdot \theta)`; shape ``[R]``.
+
+    ``c`` is the margin of each pair (a scalar, ``[N]`` or ``[R, N]``); ``options`` are
+    the ``beta`` and ``cap`` of :func:`margin_terms`.  Differentiable by autograd.
+    """
+    theta, z, c_t = _margin_args(theta, z, c)
+    lam = check_nonnegative(lam, "lam")
+    h = c_t - torch.einsum("rnp,rp->rn", z, theta)
+    return 0.5 * lam * theta.square().sum(-1) + margin_terms(name, h, **options).mean(-1)
+
+
+def margin_gradient(
+    name: str, theta: Tensor, z: Tensor, c: Tensor | float = 1.0, lam: float = 0.0, **options: float
+) -> Tensor:
+    r"""The (sub)gradient :math:`\lambda\theta - \frac{1}{N}\sum_i \ell'(h_i)\, z_i` of :func:`margin_objective`, in closed form; ``[R, P]``."""
+    theta, z, c_t = _margin_args(theta, z, c)
+    lam = check_nonnegative(lam, "lam")
+    h = c_t - torch.einsum("rnp,rp->rn", z, theta)
+    return lam * theta - torch.einsum("rn,rnp->rp", margin_weights(name, h, **options), z) / z.shape[1]
+
+
+def fixed_step(eta: float) -> Callable[[int], float]:
+    """The step-size rule :math:`\\eta_t = \\eta` (gradient descent on a smooth loss: :math:`\\eta = 1/L`)."""
+    eta = check_positive(eta, "eta")
+    return lambda t: eta
+
+
+def diminishing_step(eta0: float) -> Callable[[int], float]:
+    r"""The step-size rule :math:`\eta_t = \eta_0 / \sqrt{t + 1}` of the subgradient method."""
+    eta0 = check_positive(eta0, "eta0")
+    return lambda t: eta0 / _math.sqrt(t + 1)
+
+
+def descend(
+    gradient: Callable[[Tensor], Tensor],
+    value: Callable[[Tensor], Tensor],
+    theta0: Tensor,
+    steps: int,
+    step_size: Callable[[int], float],
+) -> dict[str, Tensor]:
+    r"""Full-batch (sub)gradient descent :math:`\theta_{t+1} = \theta_t - \eta_t g_t` on ``R`` problems at once.
+
+    ``gradient(theta)`` returns ``[R, P]`` (sub)gradients and ``value(theta)``
+    the ``[R]`` objective values; ``step_size`` is a rule ``t -> eta_t``
+    (:func:`fixed_step`, :func:`diminishing_step`).  Returns
+
+    * ``"value"``: ``[steps + 1, R]``, :math:`P(\theta_t)` for ``t = 0..steps``;
+    * ``"best"``: ``[steps + 1, R]``, :math:`\min_{s \le t} P(\theta_s)` (what
+      the subgradient method guarantees: it is not a descent method);
+    * ``"grad_norm"``: ``[steps + 1, R]``, :math:`\lVert g_t\rVert`;
+    * ``"step_size"``: ``[steps]``, :math:`\eta_t`;
+    * ``"theta"``: the final ``[R, P]`` parameters.
+
+    Raises ValueError on a non-finite value (divergence is never silent).
+    """
+    check_callable(gradient, "gradient")
+    check_callable(value, "value")
+    check_int(steps, "steps", minimum=0)
+    check_callable(step_size, "step_size")
+    theta = theta0.detach().clone()
+    values, norms, etas = [], [], []
+    for t in range(steps + 1):
+        v = value(theta)
+        if not bool(torch.isfinite(v).all()):
+            raise ValueError(f"the objective became {v.tolist()} at step {t}")
+        g = gradient(theta)
+        values.append(v)
+        norms.append(torch.linalg.vector_norm(g, dim=-1))
+        if t < steps:
+            eta = check_positive(step_size(t), "step size")
+            etas.append(eta)
+            theta = theta - eta * g
+    value_t = torch.stack(values)
+    return {
+        "value": value_t,
+        "best": torch.cummin(value_t, dim=0).values,
+        "grad_norm": torch.stack(norms),
+        "step_size": torch.tensor(etas, dtype=theta.dtype),
+        "theta": theta,
+    }
+
+
+def subgradient_bound(history: dict[str, Tensor], distance0: Tensor) -> Tensor:
+    r"""The guarantee of the subgradient method on a convex objective, per step: ``[steps, R]``.
+
+    .. math::
+        \min_{s < t} P(\theta_s) - P^\star \le
+        \frac{\lVert\theta_0 - \theta^\star\rVert^2 + \sum_{s<t} \eta_s^2 \lVert g_s\rVert^2}{2 \sum_{s<t} \eta_s}
+
+    for any step sizes (Nesterov 2018, sec. 3.2.3), evaluated with the
+    recorded steps and subgradient norms of :func:`descend`; row ``t - 1``
+    bounds ``history["best"][t - 1]`` (the best of the first ``t`` iterates).
+    ``distance0`` is :math:`\lVert\theta_0 - \theta^\star\rVert` per problem, ``[R]``.
+    """
+    eta = history["step_size"][:, None]
+    g2 = history["grad_norm"][:-1].square()
+    return (distance0.square() + torch.cumsum(eta.square() * g2, 0)) / (2 * torch.cumsum(eta, 0))
+
+
+@_dataclass(frozen=True)
+class DualSolution:
+    """A primal-dual pair of :func:`hinge_dual_optimum`: ``theta`` ``[R, P]``, ``alpha`` ``[R, N]``, ``gap`` ``[R]`` (primal minus dual value, >= 0)."""
+
+    theta: Tensor
+    alpha: Tensor
+    gap: Tensor
+
+
+def hinge_dual_optimum(
+    z: Tensor,
+    c: Tensor | float,
+    lam: float,
+    delta: Tensor | None = None,
+    *,
+    tol: float = 1e-10,
+    max_iter: int = 200_000,
+) -> DualSolution:
+    r"""The minimiser of :math:`\frac{\lambda}{2}\lVert\theta\rVert^2 + \frac{1}{N}\sum_i \left([h_i]^+ - \delta_i h_i\right)`, :math:`h_i = c_i - z_i\cdot\theta`, certified by its dual.
+
+    With ``delta = 0`` this is the L2-regularised hinge (the support vector
+    machine, bias included in the penalty).  ``delta`` in ``{0, 1}`` adds the
+    linear terms of one step of the concave-convex procedure for the ramp
+    loss (:func:`ramp_optimum`).  The dual, maximised by accelerated projected
+    gradient ascent (FISTA), is
+
+    .. math::
+        D(\alpha) = \sum_i \alpha_i c_i - \frac{\lambda}{2}\lVert\theta(\alpha)\rVert^2,\quad
+        \theta(\alpha) = \frac{1}{\lambda}\sum_i \alpha_i z_i,\quad
+        -\frac{\delta_i}{N} \le \alpha_i \le \frac{1 - \delta_i}{N};
+
+    iterations stop once the duality gap :math:`P(\theta) - D(\alpha)`, an
+    upper bound on :math:`P(\theta) - P^\star`, is below ``tol`` for every
+    problem.  Raises RuntimeError if ``max_iter`` is reached first.
+    """
+    theta0 = torch.zeros(z.shape[0], z.shape[2], dtype=z.dtype)
+    _, z, c_t = _margin_args(theta0, z, c)
+    lam = check_positive(lam, "lam")
+    check_positive(tol, "tol")
+    n = z.shape[1]
+    d = torch.zeros_like(c_t) if delta is None else torch.as_tensor(delta, dtype=z.dtype).expand_as(c_t)
+    lower, upper = -d / n, (1 - d) / n
+    lip = torch.linalg.eigvalsh(torch.einsum("rnp,rnq->rpq", z, z))[:, -1] / lam  # [R]
+
+    def primal_dual(alpha: Tensor) -> tuple[Tensor, Tensor]:
+        theta = torch.einsum("rn,rnp->rp", alpha, z) / lam
+        h = c_t - torch.einsum("rnp,rp->rn", z, theta)
+        half = 0.5 * lam * theta.square().sum(-1)
+        primal = half + (torch.relu(h) - d * h).mean(-1)
+        return theta, primal - ((alpha * c_t).sum(-1) - half)
+
+    alpha = torch.clamp(torch.zeros_like(c_t), lower, upper)
+    y, t = alpha.clone(), torch.ones(z.shape[0], 1, dtype=z.dtype)
+    for k in range(check_int(max_iter, "max_iter")):
+        theta_y = torch.einsum("rn,rnp->rp", y, z) / lam
+        step = c_t - torch.einsum("rnp,rp->rn", z, theta_y)  # dD/dalpha at y
+        new = torch.clamp(y + step / lip[:, None], lower, upper)
+        # momentum, restarted for a problem whose step turns against it (O'Donoghue and Candes 2015)
+        restart = ((y - new) * (new - alpha)).sum(-1, keepdim=True) > 0
+        t = torch.where(restart, torch.ones_like(t), t)
+        t_new = (1 + torch.sqrt(1 + 4 * t * t)) / 2
+        y = new + ((t - 1) / t_new) * (new - alpha)
+        alpha, t = new, t_new
+        if k % 25 == 0:
+            theta, gap = primal_dual(alpha)
+            if bool((gap < tol).all()):
+                return DualSolution(theta, alpha, gap)
+    raise RuntimeError(f"no duality gap below {tol} after {max_iter} iterations")
+
+
+def ramp_optimum(
+    z: Tensor, c: Tensor | float, lam: float, cap: float = 2.0, *, start: Tensor | None = None, tol: float = 1e-10
+) -> tuple[Tensor, int]:
+    r"""A local minimiser of the L2-regularised ramp loss by the concave-convex procedure (CCCP).
+
+    The ramp is :math:`[h]^+ - [h - c_{\max}]^+`; each CCCP step replaces the
+    concave part by its tangent at the current :math:`\theta` (the pairs
+    violated by more than the cap, :math:`\delta_i = \mathbb{1}[h_i > c_{\max}]`)
+    and solves the convex problem exactly (:func:`hinge_dual_optimum`), as
+    Collobert et al. (2006) do.  The objective never increases, and the
+    procedure stops when :math:`\delta` repeats.  ``start`` (``[R, P]``) is the
+    first tangent point; by default the hinge optimum (the usual start: the
+    ramp is non-convex and its result depends on it).  Returns the
+    parameters and the number of convex solves.
+    """
+    theta = hinge_dual_optimum(z, c, lam, tol=tol).theta if start is None else start
+    _, z, c_t = _margin_args(theta, z, c)
+    cap = check_positive(cap, "cap")
+    delta = None
+    for solves in range(1, 101):
+        new = (c_t - torch.einsum("rnp,rp->rn", z, theta) > cap).to(z.dtype)
+        if delta is not None and bool((new == delta).all()):
+            return theta, solves - 1
+        delta = new
+        theta = hinge_dual_optimum(z, c_t, lam, delta, tol=tol).theta
+    raise RuntimeError("the concave-convex procedure did not settle in 100 steps")
+
+
+def smooth_optimum(
+    name: str, z: Tensor, c: Tensor | float, lam: float, *, beta: float = 1.0, tol: float = 1e-11
+) -> Tensor:
+    r"""The minimiser of :func:`margin_objective` for a smooth loss (``"soft_hinge"`` or ``"squared_hinge"``), by Newton's method.
+
+    The objective is :math:`\lambda`-strongly convex; each Newton step uses
+    the exact Hessian :math:`\lambda I + \frac{1}{N}\sum_i \ell''(h_i)\, z_i z_i^\top`
+    (for the squared hinge its generalised form, :math:`\ell'' = 2\,\mathbb{1}[h > 0]`)
+    and halves the step until the objective decreases.  Stops when every
+    gradient norm is below ``tol``; raises RuntimeError after 100 steps.
+    """
+    check_choice(name, "name", ("soft_hinge", "squared_hinge"))
+    lam = check_positive(lam, "lam")
+    check_positive(tol, "tol")
+    theta = torch.zeros(z.shape[0], z.shape[2], dtype=z.dtype)
+    _, z, c_t = _margin_args(theta, z, c)
+    opts = {"beta": beta}
+
+    def objective(th: Tensor) -> Tensor:
+        return margin_objective(name, th, z, c_t, lam, **opts)
+
+    eye = torch.eye(z.shape[2], dtype=z.dtype)
+    for _ in range(100):
+        g = margin_gradient(name, theta, z, c_t, lam, **opts)
+        if bool((torch.linalg.vector_norm(g, dim=-1) < tol).all()):
+            return theta
+        h = c_t - torch.einsum("rnp,rp->rn", z, theta)
+        if name == "soft_hinge":
+            s = torch.sigmoid(beta * h)
+            curv = beta * s * (1 - s)
+        else:
+            curv = 2.0 * (h > 0).to(z.dtype)
+        hess = lam * eye + torch.einsum("rn,rnp,rnq->rpq", curv, z, z) / z.shape[1]
+        step = torch.linalg.solve(hess, g[..., None])[..., 0]
+        f0, scale = objective(theta), torch.ones(z.shape[0], 1, dtype=z.dtype)
+        slack = 8 * torch.finfo(z.dtype).eps * f0.abs()  # rounding of the objective itself
+        for _ in range(60):  # backtracking, per problem
+            worse = objective(theta - scale * step) > f0 + slack
+            if not bool(worse.any()):
+                break
+            scale = torch.where(worse[:, None], scale / 2, scale)
+        theta = theta - scale * step
+    raise RuntimeError(f"Newton's method did not reach a gradient norm below {tol}")
+
+
+def max_margin_direction(z: Tensor, *, tol: float = 1e-10, max_iter: int = 500_000) -> Tensor:
+    r"""The hard-margin solution :math:`\arg\min \lVert\theta\rVert^2` subject to :math:`z_i \cdot \theta \ge 1`, for separable data; ``[R, P]``.
+
+    Solved through its dual :math:`\max_{\alpha \ge 0} \sum_i \alpha_i - \frac{1}{2}\lVert\sum_i \alpha_i z_i\rVert^2`
+    by FISTA, and accepted only when the KKT conditions hold to ``tol``: every
+    margin at least :math:`1 - \text{tol}`, and :math:`\alpha_i (z_i\cdot\theta - 1)`
+    at most ``tol`` in size.  Soudry et al. (2018): gradient descent on the log
+    loss over separable data converges in direction to this vector.
+    Raises ValueError if the data are not separable with a geometric margin
+    above :math:`10^{-3}` (the dual then grows past :math:`\sum_i \alpha_i = 10^6`).
+    """
+    if not isinstance(z, Tensor) or z.dim() != 3:
+        raise ValueError("z must be a tensor of shape [R, N, P]")
+    lip = torch.linalg.eigvalsh(torch.einsum("rnp,rnq->rpq", z, z))[:, -1]
+    alpha = torch.zeros(z.shape[:2], dtype=z.dtype)
+    y, t = alpha.clone(), torch.ones(z.shape[0], 1, dtype=z.dtype)
+    for k in range(check_int(max_iter, "max_iter")):
+        theta_y = torch.einsum("rn,rnp->rp", y, z)
+        new = torch.clamp(y + (1 - torch.einsum("rnp,rp->rn", z, theta_y)) / lip[:, None], min=0)
+        restart = ((y - new) * (new - alpha)).sum(-1, keepdim=True) > 0  # as in hinge_dual_optimum
+        t = torch.where(restart, torch.ones_like(t), t)
+        t_new = (1 + torch.sqrt(1 + 4 * t * t)) / 2
+        y = new + ((t - 1) / t_new) * (new - alpha)
+        alpha, t = new, t_new
+        if k % 50 == 0:
+            theta = torch.einsum("rn,rnp->rp", alpha, z)
+            margin = torch.einsum("rnp,rp->rn", z, theta)
+            if not bool(torch.isfinite(theta).all()) or float(alpha.sum(-1).max()) > 1e6:
+                # at the optimum sum(alpha) = |theta|^2 = 1 / margin^2
+                raise ValueError("the data are not linearly separable with a margin above 1e-3")
+            if float((1 - margin).max()) < tol and float((alpha * (margin - 1)).abs().max()) < tol:
+                return theta
+    raise RuntimeError(f"the KKT conditions did not hold to {tol} after {max_iter} iterations")
+
+
+__all__ += [
+    "MARGIN_LOSSES",
+    "margin_terms",
+    "margin_weights",
+    "margin_objective",
+    "margin_gradient",
+    "fixed_step",
+    "diminishing_step",
+    "descend",
+    "subgradient_bound",
+    "DualSolution",
+    "hinge_dual_optimum",
+    "ramp_optimum",
+    "smooth_optimum",
+    "max_margin_direction",
+]

@@ -102,6 +102,16 @@ FALSE_STEPS: list[tuple[str, sp.Expr, sp.Expr, tuple]] = [
      sp.diff(F(W, x, ly), W) - beta * sp.Sum(p_k * sp.diff(F(W, x, k), W), (k, 1, n)), ()),
     ("sum_k k = n^2 / 2", sp.Sum(k, (k, 1, n)), n**2 / 2, ()),
     ("(-1)^n = 1", (-1) ** n, sp.Integer(1), ()),
+    # wrong only exactly at an integer kink away from the small pool
+    ("Heaviside(n - 7, 0) n = Heaviside(n - 7, 1) n", sp.Heaviside(n - 7, 0) * n, sp.Heaviside(n - 7, 1) * n, ()),
+    ("Heaviside(n - 60, 0) = Heaviside(n - 60, 1)", sp.Heaviside(n - 60, 0), sp.Heaviside(n - 60, 1), ()),
+    # wrong only when two kinks are active together
+    ("[x - 5]+ [y - 5]+ = 0", positive_part(x - 5) * positive_part(y - 5), sp.Integer(0), ()),
+    ("[x - 500]+ [u - 500]+ = 0", positive_part(x - 500) * positive_part(u - 500), sp.Integer(0), ()),
+    ("three kinks at once", positive_part(a - 5) * positive_part(b - 5) * positive_part(c - 5), sp.Integer(0), ()),
+    # wrong only relatively: both sides are tiny
+    ("x e^-100 = 2 x e^-100", x * sp.exp(-100), 2 * x * sp.exp(-100), ()),
+    ("F e^(-200) = 0", Fp * sp.exp(-200), sp.Integer(0), ()),
     # smooth slips
     ("log-loss gradient with sigma of the wrong sign", sp.diff(log_loss, W), sigmoid(Fn - Fp) * (dFp - dFn), ()),
     ("softplus(u) = [u]+", softplus(u), positive_part(u), ()),
@@ -143,6 +153,9 @@ TRUE_STEPS: list[tuple[str, sp.Expr, sp.Expr, tuple]] = [
     ("sqrt(x^2) = |x|", sp.sqrt(x**2), sp.Abs(x), ()),
     ("sqrt(x^2) = x where x > 0", sp.sqrt(x**2), x, (x > 0,)),
     ("chain rule", sp.diff(G(W**2), W), 2 * W * sp.Subs(sp.Derivative(G(a), a), a, W**2), ()),
+    ("two kinks active together, rewritten", positive_part(x - 5) * positive_part(y - 5),
+     sp.Piecewise(((x - 5) * (y - 5), (x > 5) & (y > 5)), (0, True)), ()),
+    ("tiny values, equal", x * sp.exp(-100) + Fp * sp.exp(-200), (x + Fp * sp.exp(-100)) * sp.exp(-100), ()),
     ("second derivative of a Boltzmann factor", sp.diff(sp.exp(-beta * Fp), W, 2),
      (beta**2 * dFp**2 - beta * sp.diff(Fp, W, 2)) * sp.exp(-beta * Fp), ()),
     ("d/dW of [F]+^2 with the book's convention", sp.diff(positive_part(Fp) ** 2, W),

@@ -43,6 +43,9 @@ LAYERS: dict[str, int] = {
     "landscape": 4,
     "sampling": 4,
     "verification": 4,
+    "langevin": 4,
+    # 5: estimators built on the samplers (part 2)
+    "ml_gradient": 5,
     # the lazy package facade imports nothing statically and is imported by nothing
     "__init__": 99,
 }

@@ -2,7 +2,8 @@
 
 With :math:`M` logistic, :math:`\\mathbb{E}_M[M + u]^+ = \\operatorname{softplus}(u)`
 and the gradient weight :math:`\\sigma(u)` is :math:`\\Pr(M > \\text{gap})`,
-:math:`\\text{gap} = -u` (docstring of :func:`ebm_utils.losses.log_loss`).
+:math:`\\text{gap} = -u` (docstring of :func:`ebm_utils.losses.log_loss`).  The same
+representation gives the tempered softplus :math:`s_\\beta` with margins of spread :math:`1/\\beta`.
 """
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import math
 
 import torch
 
-from ebm_utils.losses import log_loss
+from ebm_utils.losses import log_loss, tempered_softplus
 
 MARGINS = torch.linspace(-60.0, 60.0, 120_001, dtype=torch.float64)  # step 1e-3
 U = torch.linspace(-8.0, 8.0, 33, dtype=torch.float64)
@@ -45,3 +46,13 @@ def test_the_weight_is_the_probability_that_the_margin_exceeds_the_gap():
     prob = torch.trapezoid(LOGISTIC[:, None] * above_gap, MARGINS, dim=0)
     assert torch.allclose(weight, prob, atol=1e-3)  # the step of the indicator costs one grid step
     assert not torch.allclose(weight, 1 - prob, atol=1e-3)  # the complementary event is refused
+
+
+def test_the_tempered_softplus_takes_logistic_margins_of_spread_one_over_beta():
+    # 1.3(b): phi(u) = E_M [M + u]^+ with Pr(M <= t) = 1 - phi'(-t); for s_beta, phi' = sigma(beta u)
+    for beta in (0.5, 3.0):
+        density = beta * torch.sigmoid(beta * MARGINS) * torch.sigmoid(-beta * MARGINS)
+        expected = tempered_softplus(U, beta)
+        assert torch.allclose(_average_hinge(density), expected, rtol=1e-5, atol=1e-9)
+        assert not torch.allclose(_average_hinge(LOGISTIC), expected, rtol=1e-3, atol=1e-6)  # spread 1 refused
+

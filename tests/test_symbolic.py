@@ -147,3 +147,15 @@ def test_torch_conversion_of_constants():
     t = torch.tensor([0.5], dtype=torch.float64)
     expected = np.sqrt(2) * 0.5 + np.log(2) + np.pi * np.logaddexp(0, 0.5) + 1 / 3
     assert f(t).item() == pytest.approx(expected, rel=1e-15)
+
+
+def test_book_latex_puts_positive_terms_first():
+    from ebm_utils.symbolic import book_latex
+
+    f1, f2 = sp.symbols("F_1 F_2", real=True)
+    assert sp.latex(f2 - f1) == "- F_{1} + F_{2}"
+    assert book_latex(f2 - f1) == "F_{2} - F_{1}"
+    assert book_latex(-f1 - f2) == "- F_{1} - F_{2}"
+    assert book_latex(sp.exp(-(f2 - f1))) == "e^{F_{1} - F_{2}}"
+    beta = sp.Symbol("beta", positive=True)
+    assert book_latex(1 / (1 + sp.exp(-beta * (f2 - f1)))) == r"\frac{1}{1 + e^{- \beta \left(F_{2} - F_{1}\right)}}"

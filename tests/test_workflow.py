@@ -46,12 +46,34 @@ def workflow_problems(wf: dict[str, Any], commands: list[str]) -> list[str]:
     pages = [s for s in test.get("steps", []) if "upload-pages-artifact" in str(s.get("uses", ""))]
     if not pages or pages[0].get("with", {}).get("path") != "_build/html":
         problems.append("the built book is not uploaded for Pages")
+    problems += execution_cache_problems(test.get("steps", []))
     deploy = jobs.get("deploy", {})
     if "deploy-pages" not in " ".join(str(s.get("uses", "")) for s in deploy.get("steps", [])):
         problems.append("no deploy-pages step")
     if "refs/heads/main" not in str(deploy.get("if", "")) or deploy.get("needs") != "test":
         problems.append("deploy must need the test job and run only on main")
     return problems
+
+
+def execution_cache_problems(steps: list[dict[str, Any]]) -> list[str]:
+    """The published build reuses executed pages, keyed by tools/book_cache.py."""
+    book = [i for i, s in enumerate(steps) if str(s.get("run", "")).strip() == "make book"
+            and "failure()" not in str(s.get("if", ""))]
+    caches = [i for i, s in enumerate(steps) if str(s.get("uses", "")).startswith("actions/cache@")]
+    if not book:
+        return ["no step builds the published book with `make book`"]
+    if not caches or caches[0] > book[-1]:
+        return ["no actions/cache step restores the execution cache before `make book`"]
+    cache = steps[caches[0]]
+    if cache.get("with", {}).get("path") != "_build/.jupyter_cache":
+        return ["the actions/cache step does not hold _build/.jupyter_cache"]
+    key = str(cache.get("with", {}).get("key", ""))
+    producers = [s for s in steps if s.get("id") and f"steps.{s['id']}.outputs" in key]
+    if not any("tools/book_cache.py key" in str(s.get("run", "")) for s in producers):
+        return ["the cache key is not the one tools/book_cache.py computes"]
+    if not cache.get("with", {}).get("restore-keys"):
+        return ["no restore-keys: a changed page would discard every cached page"]
+    return []
 
 
 def test_readme_has_the_two_commands():
@@ -68,15 +90,46 @@ def test_ci_entry_point_runs_make_test():
     assert re.search(r"^make test$", run, re.M)
 
 
+def _step(wf: dict[str, Any], uses: str) -> dict[str, Any]:
+    return next(s for s in wf["jobs"]["test"]["steps"] if str(s.get("uses", "")).startswith(uses))
+
+
 @pytest.mark.parametrize(
     "mutate, expected",
     [
         (lambda wf: wf["jobs"]["test"]["steps"].pop(2), "does not run `make test`"),
         (lambda wf: wf.pop("on", None) or wf.pop(True, None), "not triggered on push"),
         (lambda wf: wf["jobs"]["deploy"].update({"if": "always()"}), "only on main"),
+        (lambda wf: wf["jobs"]["test"]["steps"].remove(_step(wf, "actions/cache@")), "no actions/cache"),
+        (lambda wf: _step(wf, "actions/cache@")["with"].update({"key": "${{ hashFiles('book/**') }}"}),
+         "not the one tools/book_cache.py computes"),
+        (lambda wf: _step(wf, "actions/cache@")["with"].update({"path": "_build"}), "_build/.jupyter_cache"),
     ],
 )
 def test_checker_rejects_broken_workflows(mutate, expected):
     wf = yaml.safe_load(WORKFLOW.read_text(encoding="utf-8"))
     mutate(wf)
     assert any(expected in p for p in workflow_problems(wf, readme_commands()))
+
+
+def make_recipe(target: str) -> str:
+    """The commands of a Makefile target (its tab-indented lines)."""
+    text = (ROOT / "Makefile").read_text(encoding="utf-8")
+    match = re.search(rf"^{re.escape(target)}:[^\n]*\n((?:\t[^\n]*\n)+)", text, re.M)
+    assert match, f"no target {target!r} in the Makefile"
+    return match.group(1)
+
+
+def test_make_test_stays_strict():
+    test = make_recipe("test")
+    assert all(t in test for t in ("notebook-tests", "book-strict", "site-tests"))
+    notebooks = make_recipe("notebook-tests")
+    assert "--nbval " in notebooks and "--nbval-lax" not in notebooks
+    strict = make_recipe("book-strict")
+    assert "-W -n --keep-going" in strict and "--all" in strict  # from scratch: every warning again
+
+
+def test_make_book_executes_stale_pages_then_builds_strictly():
+    book = make_recipe("book")
+    assert book.index("tools/book_cache.py execute") < book.index("build . -W -n --keep-going")
+    assert "environment.pickle" in book  # a failed build cannot be followed by a silent incremental one

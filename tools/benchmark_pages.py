@@ -18,21 +18,19 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
 
 
 def run(path: str) -> tuple[str, float, str]:
+    """One page in a fresh kernel, exactly as `make book` executes it (tools/book_cache.py)."""
     import nbformat
-    from nbclient import NotebookClient
+    from book_cache import run_notebook
 
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     nb = nbformat.read(path, as_version=4)
     start = time.perf_counter()
-    try:
-        NotebookClient(nb, timeout=300, kernel_name="python3",
-                       resources={"metadata": {"path": str(Path(path).parent)}}).execute()
-        status = "ok"
-    except Exception as exc:  # report, keep timing the others
-        status = f"FAILED: {type(exc).__name__}"
+    _, _, error = run_notebook(nb, str(Path(path).parent), timeout=300, allow_errors=False)
+    status = "ok" if error is None else f"FAILED: {error.splitlines()[0][:120]}"
     return path, time.perf_counter() - start, status
 
 

@@ -1,13 +1,13 @@
 """The HTML book is self-contained: no page loads anything from the network."""
 from __future__ import annotations
 
+import functools
 import re
 from html.parser import HTMLParser
 from pathlib import Path
 
-import numpy as np
 import pytest
-from matplotlib.image import imread
+from PIL import Image
 
 from .conftest import html_pages
 
@@ -27,14 +27,22 @@ LOADING_LINK_RELS = {"stylesheet", "icon", "preload", "modulepreload", "manifest
 
 
 class _AssetCollector(HTMLParser):
+    """What a page loads (assets, inline CSS), and which of its images lack alt text."""
+
     def __init__(self) -> None:
         super().__init__()
         self.assets: list[str] = []
         self.inline_css: list[str] = []
         self._in_style = False
+        self.images = 0
+        self.missing_alt: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = {k: v or "" for k, v in attrs}
+        if tag == "img":
+            self.images += 1
+            if not a.get("alt", "").strip():
+                self.missing_alt.append(a.get("src", "?"))
         for name in LOADING_ATTRS.get(tag, ()):
             if a.get(name):
                 self.assets.extend(u.strip().split(" ")[0] for u in a[name].split(","))
@@ -56,14 +64,21 @@ class _AssetCollector(HTMLParser):
 PAGES = html_pages()
 
 
+@functools.lru_cache(maxsize=None)
+def parsed(page: Path) -> _AssetCollector:
+    """Each page is parsed once for all the tests that read it."""
+    parser = _AssetCollector()
+    parser.feed(page.read_text(encoding="utf-8"))
+    return parser
+
+
 def test_the_book_has_pages(built_html: Path) -> None:
     assert len(PAGES) >= 5, f"expected the book's pages under {built_html}/book"
 
 
 @pytest.mark.parametrize("page", PAGES, ids=[str(p.relative_to(p.parents[2])) for p in PAGES])
 def test_page_loads_no_remote_asset(built_html: Path, page: Path) -> None:
-    parser = _AssetCollector()
-    parser.feed(page.read_text(encoding="utf-8"))
+    parser = parsed(page)
     remote = [u for u in parser.assets if REMOTE.match(u)]
     remote += [c for c in parser.inline_css if CSS_REMOTE_URL.search(c)]
     assert not remote, f"{page.name} loads remote assets: {remote}"
@@ -99,44 +114,43 @@ def test_the_checker_flags_remote_assets() -> None:
     assert any(CSS_REMOTE_URL.search(c) for c in parser.inline_css)
 
 
+def has_transparent_pixels(png: Path) -> bool:
+    """Whether any pixel of the image is not fully opaque (alpha below 255)."""
+    with Image.open(png) as img:
+        if img.mode not in ("RGBA", "RGBa", "LA", "La", "PA") and "transparency" not in img.info:
+            return False  # no alpha channel and no transparent colour
+        return img.convert("RGBA").getchannel("A").getextrema()[0] < 255
+
+
 def test_figures_are_opaque_for_dark_mode(built_html: Path) -> None:
     """Notebook figures carry their own white background, so they stay legible in dark mode."""
     figures = sorted((built_html / "_images").glob("*.png"))
     assert figures, "no figures in the built book"
-    transparent = []
-    for f in figures:
-        img = imread(f)
-        if img.ndim == 3 and img.shape[2] == 4 and float(np.min(img[..., 3])) < 1.0:
-            transparent.append(f.name)
+    transparent = [f.name for f in figures if has_transparent_pixels(f)]
     assert not transparent, f"figures with transparent pixels: {transparent}"
 
 
-class _ImageAlts(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.missing: list[str] = []
-        self.count = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "img":
-            a = {k: v or "" for k, v in attrs}
-            self.count += 1
-            if not a.get("alt", "").strip():
-                self.missing.append(a.get("src", "?"))
+def test_transparency_checker_can_fail(tmp_path: Path) -> None:
+    opaque, one_clear_pixel, palette = tmp_path / "o.png", tmp_path / "c.png", tmp_path / "p.png"
+    Image.new("RGBA", (4, 4), (255, 255, 255, 255)).save(opaque)
+    img = Image.new("RGBA", (4, 4), (255, 255, 255, 255))
+    img.putpixel((2, 3), (0, 0, 0, 254))
+    img.save(one_clear_pixel)
+    Image.new("RGBA", (4, 4), (0, 0, 0, 0)).convert("P").save(palette, transparency=0)
+    assert [has_transparent_pixels(p) for p in (opaque, one_clear_pixel, palette)] == [False, True, True]
 
 
 def test_every_image_has_alt_text(built_html: Path) -> None:
     missing, count = [], 0
     for page in PAGES:
-        parser = _ImageAlts()
-        parser.feed(page.read_text(encoding="utf-8"))
-        missing += [f"{page.name}: {src}" for src in parser.missing]
-        count += parser.count
+        parser = parsed(page)
+        missing += [f"{page.name}: {src}" for src in parser.missing_alt]
+        count += parser.images
     assert count >= 20, "expected the book's figures"
     assert not missing, f"images without alt text: {missing}"
 
 
 def test_alt_text_checker_can_fail() -> None:
-    parser = _ImageAlts()
+    parser = _AssetCollector()
     parser.feed('<img src="a.png" alt="a figure"><img src="b.png"><img src="c.png" alt=" ">')
-    assert parser.missing == ["b.png", "c.png"]
+    assert parser.missing_alt == ["b.png", "c.png"] and parser.images == 3

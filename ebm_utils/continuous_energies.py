@@ -315,9 +315,13 @@ class AutoEncoderEnergy(ContinuousEnergy):
     r"""The reconstruction energy :math:`F_W(y) = \lVert y - G_W(y)\rVert^2`, :math:`G_W(y) = D \tanh(A y + c) + d`.
 
     :math:`W = (A, c, D, d)`, :math:`A \in \mathbb{R}^{h \times n}`,
-    :math:`D \in \mathbb{R}^{n \times h}`.  With ``h >= n`` the network can
-    represent a map close to the identity, and then :math:`F_W \approx 0`
-    everywhere: trained on the data alone it may collapse.  The contractive
+    :math:`D \in \mathbb{R}^{n \times h}`.  The decoder is bounded,
+    :math:`\lVert G_W(y)\rVert \le \lVert D\rVert_2\sqrt h + \lVert d\rVert`,
+    so :math:`F_W(y) \ge (\lVert y\rVert - \lVert D\rVert_2\sqrt h -
+    \lVert d\rVert)^2 \to \infty` as :math:`\lVert y\rVert \to \infty`
+    for every :math:`W`: the architecture already limits the low-energy
+    volume.  With ``h >= n`` it can still be close to the identity on a
+    bounded region, where :math:`F_W \approx 0` off the data too.  The contractive
     regulariser of Rifai et al. (2011), :meth:`contraction`, the mean
     squared Frobenius norm of the Jacobian :math:`\partial G_W/\partial y =
     D\,\mathrm{diag}(1 - \tanh^2(A y + c))\,A`, penalises exactly that

@@ -291,7 +291,11 @@ def periodic_descent_end(values: Tensor, start: int) -> int:
     index where it stops, a grid local minimum.  Gradient descent on
     :math:`z` with small steps follows the same downhill path, so this
     predicts, from the grid alone, which minimum a descent run reaches
-    (page 1.1(h)).  Ties do not move the walk.
+    (page 1.1(h)), for starts that are not within about one grid spacing
+    of a local maximum: there the grid's downhill neighbour and the sign
+    of :math:`G'` at the start may disagree, and so may the two answers.
+    When the two neighbours have equal values the walk goes right (to the
+    next index); a neighbour equal to the current value does not move it.
     """
     v = check_float_tensor(values, "values").reshape(-1)
     n = v.numel()

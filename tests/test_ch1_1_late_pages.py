@@ -99,6 +99,17 @@ def test_autoencoder_energy_gradient_in_w_is_checked():
     assert report.checked == 3
 
 
+def test_autoencoder_energy_grows_far_away_for_every_w():
+    # the decoder D tanh(.) + d is bounded, so F >= (|y| - |D|_2 sqrt(h) - |d|)^2 for every W
+    ae = AutoEncoderEnergy(y_dim=2, hidden=4)
+    far = torch.tensor([[30.0, 40.0], [-50.0, 0.0]], dtype=torch.float64)
+    for s in range(5):
+        w = ae.init(stream=s, scale=3.0)
+        _, _, dec, d = ae.unpack(w)
+        bound = (far.norm(dim=1) - torch.linalg.matrix_norm(dec, ord=2) * 2.0 - d.norm()).clamp(min=0).square()
+        assert bool((ae(w, None, far) >= bound - 1e-9).all()) and bool((bound > 0).all())
+
+
 # ---------------------------------------------------------------- periodic_descent_end
 def test_periodic_descent_end_follows_the_basin_and_wraps():
     z = torch.linspace(0, 2 * math.pi, 401)[:-1]
@@ -120,6 +131,12 @@ def test_periodic_descent_end_on_a_single_well_is_its_argmin():
     values = -torch.cos(z - 1.0)
     target = int(values.argmin())
     assert all(periodic_descent_end(values, i) == target for i in range(100))
+
+
+def test_periodic_descent_end_breaks_a_tie_between_neighbours_to_the_right():
+    values = torch.tensor([3.0, 1.0, 5.0, 1.0, 4.0, 4.0])  # from index 2 both neighbours are 1
+    assert periodic_descent_end(values, 2) == 3
+    assert periodic_descent_end(torch.tensor([2.0, 2.0, 3.0]), 0) == 0  # an equal neighbour does not move it
 
 
 def test_periodic_descent_end_rejects_bad_input():

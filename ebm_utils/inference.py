@@ -350,6 +350,22 @@ class MonteCarloEstimate:
         lw = self.log_weights
         return float(torch.exp(2 * torch.logsumexp(lw, 0) - torch.logsumexp(2 * lw, 0)))
 
+    @property
+    def standard_error(self) -> float:
+        r"""The standard error of ``log_z`` estimated from its own weights (delta method).
+
+        .. math::
+            \operatorname{se}(\log \hat Z) pprox rac{\sqrt{\widehat{\operatorname{Var}}(w)/N}}{ar w}
+            = \sqrt{rac{1}{\mathrm{ESS}} - rac1N},
+
+        with :math:`\mathrm{ESS}` Kish's effective sample size and the variance
+        taken with :math:`1/N`.  Like any estimate from the same weights it is
+        itself random, and it is too small when the weights are heavy-tailed
+        (a proposal far from the target): trust it when the ESS is large.
+        """
+        n = self.log_weights.shape[0]
+        return math.sqrt(max(1.0 / self.effective_sample_size - 1.0 / n, 0.0))
+
 
 def _gaussian_log_z(dim: int, std: float) -> float:
     return 0.5 * dim * math.log(2 * math.pi * std**2)

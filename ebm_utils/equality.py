@@ -30,8 +30,10 @@ taken, and both must agree:
   conventions matter: ``Heaviside(z, 0)``, ``Heaviside(z, 1/2)`` and
   ``Heaviside(z, 1)`` are different functions.
 * Both lines are evaluated with ``mpmath`` at 50 significant digits (no
-  overflow, no underflow); a disagreement is confirmed at 100 digits before
-  it refuses the step, so rounding never refuses a true step.
+  overflow, no underflow); a disagreement is confirmed at 100, 200, 400 and
+  800 digits before it refuses the step, so rounding never refuses a true
+  step, even one that cancels down to 1e-400 (``1 - sigma(z) = sigma(-z)``
+  with z near 900).
 * *Integrals* are computed by ``mpmath.quad`` (tanh-sinh).  An abstract
   function integrated over one of its arguments cannot be a jet; it becomes a
   random smooth, confining function instead (:class:`_SmoothStandIn`), so that
@@ -80,6 +82,8 @@ __all__ = ["DerivationError", "Verdict", "decide", "symbolic_residual"]
 #: digits used to evaluate both lines, and to confirm a disagreement
 EVAL_DIGITS = 50
 CONFIRM_DIGITS = 100
+#: ... and, if the disagreement persists, at these (a cancellation below 1e-100 is still rounding)
+ESCALATE_DIGITS = (200, 400, 800)
 #: two values agree when |a - b| <= AGREE * max(|a|, |b|) (relative, at EVAL_DIGITS)
 AGREE = mpmath.mpf("1e-25")
 #: ... or when their difference shrinks by this factor at CONFIRM_DIGITS (it was rounding)
@@ -1128,17 +1132,22 @@ def _compare(prob: _Problem, point: _Point) -> tuple[bool, _Mismatch | None, dic
 
     if va == vb or close(va, vb):
         return True, None, seen
-    try:  # confirm with more digits: rounding never refuses a true step
-        va2 = prob.evaluate(prob.fa, point, prob.confirm)
-        vb2 = prob.evaluate(prob.fb, point, prob.confirm)
-    except _Undefined:
-        return False, None, {}
-    if va2 == vb2 or close(va2, vb2):
-        return True, None, seen
-    # a difference made by rounding shrinks with the extra digits; a true one does not
-    if abs(va2 - vb2) <= ROUNDING_SHRINK * abs(va - vb):
-        return True, None, seen
-    return True, _Mismatch(point, va2, vb2), seen
+    # confirm with more digits, doubling them: rounding never refuses a true step.  A
+    # cancellation such as 1 - sigma(z) = sigma(-z) at z = 900 needs about 400 digits.
+    levels = (prob.confirm,) if prob.integrals else (prob.confirm, *ESCALATE_DIGITS)
+    for digits in levels:
+        try:
+            va2 = prob.evaluate(prob.fa, point, digits)
+            vb2 = prob.evaluate(prob.fb, point, digits)
+        except _Undefined:
+            return False, None, {}
+        if va2 == vb2 or close(va2, vb2):
+            return True, None, seen
+        # a difference made by rounding shrinks with the extra digits; a true one does not
+        if abs(va2 - vb2) <= ROUNDING_SHRINK * abs(va - vb):
+            return True, None, seen
+        va, vb = va2, vb2
+    return True, _Mismatch(point, va, vb), seen
 
 
 def _describe_point(prob: _Problem, point: _Point) -> str:

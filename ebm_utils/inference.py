@@ -352,19 +352,15 @@ class MonteCarloEstimate:
 
     @property
     def standard_error(self) -> float:
-        r"""The standard error of ``log_z`` estimated from its own weights (delta method).
+        r"""The delta-method standard error of ``log_z``: :math:`\sqrt{(N/\mathrm{ESS} - 1)/N}`.
 
-        .. math::
-            \operatorname{se}(\log \hat Z) pprox rac{\sqrt{\widehat{\operatorname{Var}}(w)/N}}{ar w}
-            = \sqrt{rac{1}{\mathrm{ESS}} - rac1N},
-
-        with :math:`\mathrm{ESS}` Kish's effective sample size and the variance
-        taken with :math:`1/N`.  Like any estimate from the same weights it is
-        itself random, and it is too small when the weights are heavy-tailed
-        (a proposal far from the target): trust it when the ESS is large.
+        :math:`\operatorname{Var}\log\hat Z \approx \operatorname{Var}(w) / (N\,\bar w^2)`,
+        and :math:`\operatorname{Var}(w)/\bar w^2 = N\sum w^2/(\sum w)^2 - 1 = N/\mathrm{ESS} - 1`.
+        Valid when the weights have a finite variance and N is large; it does
+        not see the downward bias :math:`\approx -\mathrm{SE}^2/2` of :math:`\log\hat Z`.
         """
         n = self.log_weights.shape[0]
-        return math.sqrt(max(1.0 / self.effective_sample_size - 1.0 / n, 0.0))
+        return math.sqrt(max(n / self.effective_sample_size - 1.0, 0.0) / n)
 
 
 def _gaussian_log_z(dim: int, std: float) -> float:

@@ -79,6 +79,7 @@ __all__ = [
     "ZOO_NAMES",
     "zoo_pair_loss",
     "zoo_gap_profile",
+    "zoo_pair_gradient",
 ]
 
 
@@ -565,7 +566,8 @@ def shift_derivative(
 # ---------------------------------------------------------------------------
 # The loss zoo appendix (page "The loss zoo", book/appendix/loss_zoo.ipynb):
 # every loss of Table 1 of LeCun et al. (2006) as a function of the two
-# energies E_C and E_I, and its profile along the energy gap.
+# energies E_C and E_I, its profile along the gap E_I - E_C, and its two partial
+# derivatives.
 
 #: the losses of the zoo, in the order of the table
 ZOO_NAMES: tuple[str, ...] = (
@@ -629,28 +631,57 @@ def zoo_gap_profile(
     r"""Values and slopes of a zoo loss along the gap, with the mean energy held at ``level``.
 
     .. math::
-        E_C = \ell + u/2, \quad E_I = \ell - u/2, \qquad
-        \left(Q(E_C, E_I),\ \frac{dQ}{du} = \tfrac12 \frac{\partial Q}{\partial E_C}
-        - \tfrac12 \frac{\partial Q}{\partial E_I}\right)
+        E_C = \ell - g/2, \quad E_I = \ell + g/2, \qquad
+        \left(Q(E_C, E_I),\ \frac{dQ}{dg} = \tfrac12 \frac{\partial Q}{\partial E_I}
+        - \tfrac12 \frac{\partial Q}{\partial E_C}\right)
 
-    for each gap :math:`u = E_C - E_I` in the 1-D tensor ``gaps`` (negative:
-    the correct answer is ahead).  The slope is taken by autograd of the
+    for each gap :math:`g = E_I - E_C = F_W(x, \bar y) - F_W(x, y)` in the 1-D
+    tensor ``gaps`` (the book's notation: positive when the correct answer is
+    ahead; the violation is :math:`u = -g`).  A negative slope means that
+    gradient descent widens the gap.  The slope is taken by autograd of the
     library loss, so at a kink it follows the library's convention
     (``torch.relu``: 0 at the kink).  ``options`` are those of
     :func:`zoo_pair_loss` (``margin``, ``saturation``, ``gamma``, ``beta``).
     Returns two detached tensors shaped like ``gaps``.  Page "The loss zoo".
     """
-    u = check_float_tensor(gaps, "gaps")
-    if u.dim() != 1:
-        raise ValueError(f"gaps must be a 1-D tensor, got shape {tuple(u.shape)}")
+    g = check_float_tensor(gaps, "gaps")
+    if g.dim() != 1:
+        raise ValueError(f"gaps must be a 1-D tensor, got shape {tuple(g.shape)}")
     if isinstance(level, bool) or not isinstance(level, (int, float)) or not math.isfinite(level):
         raise ValueError(f"level must be a finite number, got {level!r}")
     if "reduction" in options:
         raise TypeError("zoo_gap_profile is per gap: it takes no reduction")
-    u = u.detach().clone().requires_grad_(True)
-    values = zoo_pair_loss(name, level + u / 2, level - u / 2, reduction="none", **options)
-    (slopes,) = torch.autograd.grad(values.sum(), u)  # each point depends on its own gap only
+    g = g.detach().clone().requires_grad_(True)
+    values = zoo_pair_loss(name, level - g / 2, level + g / 2, reduction="none", **options)
+    (slopes,) = torch.autograd.grad(values.sum(), g)  # each point depends on its own gap only
     return values.detach(), slopes
+
+
+def zoo_pair_gradient(
+    name: str, energy_pos: Tensor, energy_neg: Tensor, **options: float
+) -> tuple[Tensor, Tensor]:
+    r"""The two partial derivatives of a zoo loss, by autograd of the library loss.
+
+    .. math::
+        \left(\frac{\partial Q}{\partial E_C}, \frac{\partial Q}{\partial E_I}\right)
+        \quad\text{at each pair } (E_C, E_I)
+
+    A positive :math:`\partial Q / \partial E_C` means gradient descent lowers
+    :math:`E_C`; a negative :math:`\partial Q / \partial E_I` means it raises
+    :math:`E_I`.  At a kink the values follow the library's convention
+    (``torch.relu``: 0 at the kink).  ``options`` are those of
+    :func:`zoo_pair_loss`.  Returns two detached tensors shaped like the
+    inputs.  Page "The loss zoo".
+    """
+    if "reduction" in options:
+        raise TypeError("zoo_pair_gradient is per pair: it takes no reduction")
+    pos, neg = check_pair(energy_pos, energy_neg)
+    pos = pos.detach().clone().requires_grad_(True)
+    neg = neg.detach().clone().requires_grad_(True)
+    loss = zoo_pair_loss(name, pos, neg, reduction="sum", **options)
+    d_pos, d_neg = torch.autograd.grad(loss, (pos, neg), allow_unused=True)
+    zero = torch.zeros_like(pos)
+    return (zero if d_pos is None else d_pos), (zero if d_neg is None else d_neg)
 
 
 # ---------------------------------------------------------------------------

@@ -264,16 +264,57 @@ def margin_gradient(
     return lam * theta - torch.einsum("rn,rnp->rp", margin_weights(name, h, **options), z) / z.shape[1]
 
 
-def fixed_step(eta: float) -> Callable[[int], float]:
-    """The step-size rule :math:`\\eta_t = \\eta` (gradient descent on a smooth loss: :math:`\\eta = 1/L`)."""
+StepRule = Callable[[int, Tensor, Tensor], "float | Tensor"]
+
+
+def fixed_step(eta: float) -> StepRule:
+    """The step-size rule :math:`\\eta_t = \\eta` (gradient descent on a smooth loss: :math:`\\eta = 1/L`).
+
+    A step-size rule is called as ``rule(t, value, grad)`` by :func:`descend`
+    (the current objective values ``[R]`` and (sub)gradients ``[R, P]``); this
+    one ignores them.
+    """
     eta = check_positive(eta, "eta")
-    return lambda t: eta
+    return lambda t, value=None, grad=None: eta
 
 
-def diminishing_step(eta0: float) -> Callable[[int], float]:
-    r"""The step-size rule :math:`\eta_t = \eta_0 / \sqrt{t + 1}` of the subgradient method."""
+def diminishing_step(eta0: float) -> StepRule:
+    r"""The step-size rule :math:`\eta_t = \eta_0 / \sqrt{t + 1}` of the subgradient method (convex, Lipschitz)."""
     eta0 = check_positive(eta0, "eta0")
-    return lambda t: eta0 / _math.sqrt(t + 1)
+    return lambda t, value=None, grad=None: eta0 / _math.sqrt(t + 1)
+
+
+def strongly_convex_step(lam: float) -> StepRule:
+    r"""The step-size rule :math:`\eta_t = 2 / (\lambda (t + 1))` for a :math:`\lambda`-strongly convex objective.
+
+    With it the subgradient method guarantees an :math:`O(1/t)` suboptimality
+    (Lacoste-Julien, Schmidt and Bach 2012), evaluated by
+    :func:`strongly_convex_bound`.  The first step, :math:`2/\lambda`, is large.
+    """
+    lam = check_positive(lam, "lam")
+    return lambda t, value=None, grad=None: 2.0 / (lam * (t + 1))
+
+
+def polyak_step(lower: Tensor) -> StepRule:
+    r"""Polyak's step-size rule :math:`\eta_t = (P(\theta_t) - P_{\mathrm{low}}) / \lVert g_t\rVert^2`, per problem.
+
+    ``lower`` (``[R]``) is the optimal value :math:`P^\star` or a lower bound
+    on it (a dual value, say): the rule needs it, which is why it is rarely
+    available outside a test.  The step is 0 where the gradient is 0 or the
+    value is already below ``lower``.  With :math:`P_{\mathrm{low}} = P^\star`
+    the subgradient method then guarantees
+    :math:`\min_{s \le t} P(\theta_s) - P^\star \le G \lVert\theta_0 - \theta^\star\rVert / \sqrt{t + 1}`
+    (Polyak 1987), where :math:`G` bounds the subgradient norms.
+    """
+    if not isinstance(lower, Tensor) or lower.dim() != 1:
+        raise ValueError("lower must be a tensor of shape [R]")
+
+    def rule(t: int, value: Tensor, grad: Tensor) -> Tensor:
+        g2 = grad.square().sum(-1)
+        excess = (value - lower).clamp_min(0.0)
+        return torch.where(g2 > 0, excess / torch.where(g2 > 0, g2, torch.ones_like(g2)), torch.zeros_like(g2))
+
+    return rule
 
 
 def descend(
@@ -281,22 +322,25 @@ def descend(
     value: Callable[[Tensor], Tensor],
     theta0: Tensor,
     steps: int,
-    step_size: Callable[[int], float],
+    step_size: StepRule,
 ) -> dict[str, Tensor]:
     r"""Full-batch (sub)gradient descent :math:`\theta_{t+1} = \theta_t - \eta_t g_t` on ``R`` problems at once.
 
     ``gradient(theta)`` returns ``[R, P]`` (sub)gradients and ``value(theta)``
-    the ``[R]`` objective values; ``step_size`` is a rule ``t -> eta_t``
-    (:func:`fixed_step`, :func:`diminishing_step`).  Returns
+    the ``[R]`` objective values; ``step_size`` is a rule
+    ``(t, value, grad) -> eta_t``, a number or one step per problem ``[R]``
+    (:func:`fixed_step`, :func:`diminishing_step`,
+    :func:`strongly_convex_step`, :func:`polyak_step`).  Returns
 
     * ``"value"``: ``[steps + 1, R]``, :math:`P(\theta_t)` for ``t = 0..steps``;
     * ``"best"``: ``[steps + 1, R]``, :math:`\min_{s \le t} P(\theta_s)` (what
       the subgradient method guarantees: it is not a descent method);
     * ``"grad_norm"``: ``[steps + 1, R]``, :math:`\lVert g_t\rVert`;
-    * ``"step_size"``: ``[steps]``, :math:`\eta_t`;
+    * ``"step_size"``: ``[steps, R]``, :math:`\eta_t`;
     * ``"theta"``: the final ``[R, P]`` parameters.
 
-    Raises ValueError on a non-finite value (divergence is never silent).
+    Raises ValueError on a non-finite value (divergence is never silent) and
+    on a step that is negative or not finite.
     """
     check_callable(gradient, "gradient")
     check_callable(value, "value")
@@ -312,15 +356,17 @@ def descend(
         values.append(v)
         norms.append(torch.linalg.vector_norm(g, dim=-1))
         if t < steps:
-            eta = check_positive(step_size(t), "step size")
+            eta = torch.as_tensor(step_size(t, v, g), dtype=theta.dtype).expand(theta.shape[0])
+            if not bool((torch.isfinite(eta) & (eta >= 0)).all()):
+                raise ValueError(f"step size must be finite and nonnegative, got {eta.tolist()} at step {t}")
             etas.append(eta)
-            theta = theta - eta * g
+            theta = theta - eta[:, None] * g
     value_t = torch.stack(values)
     return {
         "value": value_t,
         "best": torch.cummin(value_t, dim=0).values,
         "grad_norm": torch.stack(norms),
-        "step_size": torch.tensor(etas, dtype=theta.dtype),
+        "step_size": torch.stack(etas) if etas else torch.zeros(0, theta.shape[0], dtype=theta.dtype),
         "theta": theta,
     }
 
@@ -336,10 +382,41 @@ def subgradient_bound(history: dict[str, Tensor], distance0: Tensor) -> Tensor:
     recorded steps and subgradient norms of :func:`descend`; row ``t - 1``
     bounds ``history["best"][t - 1]`` (the best of the first ``t`` iterates).
     ``distance0`` is :math:`\lVert\theta_0 - \theta^\star\rVert` per problem, ``[R]``.
+    With a fixed step :math:`\eta` and subgradients bounded by :math:`G` it
+    tends to :math:`\eta G^2 / 2`, not to 0: a fixed step only reaches a
+    neighbourhood of the optimum.
     """
-    eta = history["step_size"][:, None]
+    eta = history["step_size"]
     g2 = history["grad_norm"][:-1].square()
     return (distance0.square() + torch.cumsum(eta.square() * g2, 0)) / (2 * torch.cumsum(eta, 0))
+
+
+def strongly_convex_bound(history: dict[str, Tensor], lam: float) -> Tensor:
+    r"""The guarantee of :func:`strongly_convex_step` on a :math:`\lambda`-strongly convex objective: ``[steps, R]``.
+
+    With :math:`\eta_s = 2/(\lambda(s + 1))`, strong convexity gives
+    :math:`s\,(P(\theta_s) - P^\star) \le \frac{\lambda}{4}\big(s(s-1)\lVert\theta_s - \theta^\star\rVert^2
+    - s(s+1)\lVert\theta_{s+1} - \theta^\star\rVert^2\big) + \frac{s}{\lambda(s+1)}\lVert g_s\rVert^2`,
+    which telescopes (Lacoste-Julien, Schmidt and Bach 2012) to
+
+    .. math::
+        \min_{1 \le s \le k} P(\theta_s) - P^\star \le
+        \frac{2}{\lambda k (k + 1)} \sum_{s=1}^{k} \frac{s}{s + 1} \lVert g_s\rVert^2
+        \le \frac{2 G^2}{\lambda (k + 1)},
+
+    evaluated with the recorded subgradient norms; row ``k - 1`` bounds
+    ``history["best"][k]``.  Valid only for the steps of
+    :func:`strongly_convex_step` with the same ``lam``: raises ValueError otherwise.
+    """
+    lam = check_positive(lam, "lam")
+    eta = history["step_size"]
+    steps = eta.shape[0]
+    s = torch.arange(1, steps + 1, dtype=eta.dtype)
+    if not torch.allclose(eta, (2.0 / (lam * s))[:, None].expand_as(eta), rtol=1e-12, atol=0.0):
+        raise ValueError("the history was not produced by strongly_convex_step(lam)")
+    g2 = history["grad_norm"][1:].square()  # g_1 .. g_steps
+    weighted = torch.cumsum((s / (s + 1))[:, None] * g2, 0)
+    return 2.0 * weighted / (lam * (s * (s + 1))[:, None])
 
 
 @_dataclass(frozen=True)
@@ -365,7 +442,7 @@ def hinge_dual_optimum(
     With ``delta = 0`` this is the L2-regularised hinge (the support vector
     machine, bias included in the penalty).  ``delta`` in ``{0, 1}`` adds the
     linear terms of one step of the concave-convex procedure for the ramp
-    loss (:func:`ramp_optimum`).  The dual, maximised by accelerated projected
+    loss (:func:`ramp_local_optimum`).  The dual, maximised by accelerated projected
     gradient ascent (FISTA), is
 
     .. math::
@@ -412,10 +489,13 @@ def hinge_dual_optimum(
     raise RuntimeError(f"no duality gap below {tol} after {max_iter} iterations")
 
 
-def ramp_optimum(
+def ramp_local_optimum(
     z: Tensor, c: Tensor | float, lam: float, cap: float = 2.0, *, start: Tensor | None = None, tol: float = 1e-10
 ) -> tuple[Tensor, int]:
     r"""A local minimiser of the L2-regularised ramp loss by the concave-convex procedure (CCCP).
+
+    The objective is not convex: what is returned is the point where the
+    procedure settles from ``start``, not in general the global minimiser.
 
     The ramp is :math:`[h]^+ - [h - c_{\max}]^+`; each CCCP step replaces the
     concave part by its tangent at the current :math:`\theta` (the pairs
@@ -528,11 +608,14 @@ __all__ += [
     "margin_gradient",
     "fixed_step",
     "diminishing_step",
+    "strongly_convex_step",
+    "polyak_step",
     "descend",
     "subgradient_bound",
+    "strongly_convex_bound",
     "DualSolution",
     "hinge_dual_optimum",
-    "ramp_optimum",
+    "ramp_local_optimum",
     "smooth_optimum",
     "max_margin_direction",
 ]

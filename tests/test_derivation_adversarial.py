@@ -188,3 +188,21 @@ def test_true_step_accepted_for_every_seed(name, prev, claim, where):
 
 def test_enough_adversarial_cases():
     assert len(FALSE_STEPS) >= 40 and len(TRUE_STEPS) >= 20
+
+
+# The random test alone (prove=False), where the lines cancel far below 1e-100: with |z| up to
+# 1e3, 1 - sigma(z) is about e^-1000 = 1e-434, so only the escalation to 800 digits sees it.
+@pytest.mark.parametrize("name, prev, claim, true", [
+    ("1 - sigma(z) = sigma(-z)", 1 - sigmoid(u), sigmoid(-u), True),
+    ("1 - sigma(z) = 2 sigma(-z)", 1 - sigmoid(u), 2 * sigmoid(-u), False),
+    ("1 - sigma(z) = sigma(-z) (1 + e^-z)", 1 - sigmoid(u), sigmoid(-u) * (1 + sp.exp(-u)), False),
+])
+def test_cancellation_below_100_digits(name, prev, claim, true):
+    verdicts = []
+    for seed in SEEDS:
+        try:
+            Derivation(prev, stream=seed, prove=False).step(claim, because="claim")
+            verdicts.append(True)
+        except DerivationError:
+            verdicts.append(False)
+    assert all(v is true for v in verdicts), f"{name!r}: wrong verdict for seeds {[s for s, v in zip(SEEDS, verdicts) if v is not true]}"

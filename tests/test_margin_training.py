@@ -18,8 +18,11 @@ from ebm_utils.training import (
     margin_terms,
     margin_weights,
     max_margin_direction,
-    ramp_optimum,
+    polyak_step,
+    ramp_local_optimum,
     smooth_optimum,
+    strongly_convex_bound,
+    strongly_convex_step,
     subgradient_bound,
 )
 
@@ -110,6 +113,15 @@ def test_step_rules():
     assert rule(0) == 2.0 and rule(3) == 1.0
     with pytest.raises(ValueError):
         fixed_step(0.0)
+    assert strongly_convex_step(0.5)(0) == 4.0 and strongly_convex_step(0.5)(3) == 1.0
+    value, grad = torch.tensor([3.0, 1.0, 5.0], dtype=D), torch.tensor([[1.0, 1.0], [2.0, 0.0], [0.0, 0.0]], dtype=D)
+    # (3 - 1) / 2 = 1; the value is below the bound: 0; a zero gradient: 0
+    assert polyak_step(torch.tensor([1.0, 2.0, 0.0], dtype=D))(0, value, grad).tolist() == [1.0, 0.0, 0.0]
+
+
+def test_descend_refuses_a_negative_step():
+    with pytest.raises(ValueError, match="step size"):
+        descend(lambda th: th, lambda th: th.square().sum(-1), torch.ones(1, 1, dtype=D), 3, lambda t, v, g: -1.0)
 
 
 def test_descend_on_a_quadratic_is_geometric():
@@ -117,7 +129,7 @@ def test_descend_on_a_quadratic_is_geometric():
     h = descend(lambda th: a * th, lambda th: 0.5 * (a * th.square()).sum(-1), torch.ones(1, 2, dtype=D), 20, fixed_step(0.25))
     assert torch.allclose(h["value"][20], torch.tensor([0.5 * 0.75**40], dtype=D))
     assert torch.equal(h["best"], torch.cummin(h["value"], 0).values)
-    assert h["step_size"].shape == (20,) and h["value"].shape == (21, 1)
+    assert h["step_size"].shape == (20, 1) and h["value"].shape == (21, 1)
 
 
 def test_descend_reports_divergence():
@@ -150,6 +162,35 @@ def test_subgradient_method_meets_its_guarantee():
     assert not bool((gap <= bound / 1e3).all())  # the bound is not vacuous everywhere
 
 
+def test_strongly_convex_rule_meets_its_guarantee():
+    z = blobs()
+    opt = margin_objective("hinge", hinge_dual_optimum(z, 1.0, 0.01).theta, z, 1.0, 0.01)
+    h = descend(lambda th: margin_gradient("hinge", th, z, 1.0, 0.01),
+                lambda th: margin_objective("hinge", th, z, 1.0, 0.01), torch.zeros(2, 3, dtype=D), 400,
+                strongly_convex_step(0.01))
+    bound = strongly_convex_bound(h, 0.01)
+    gap = h["best"][1:] - opt
+    assert bool((gap >= -1e-9).all()) and bool((gap <= bound + 1e-10).all())
+    assert not bool((gap <= bound / 1e3).all())  # the bound is not vacuous everywhere
+    assert float(bound[-1].max()) < float(bound[9].min())  # and it falls: O(1/t)
+    with pytest.raises(ValueError, match="strongly_convex_step"):
+        strongly_convex_bound(h, 0.02)  # the bound of another rule is refused
+
+
+def test_polyak_step_meets_its_guarantee():
+    z = blobs()
+    sol = hinge_dual_optimum(z, 1.0, 0.01, tol=1e-10)
+    upper = margin_objective("hinge", sol.theta, z, 1.0, 0.01)  # P* <= upper <= P* + gap
+    h = descend(lambda th: margin_gradient("hinge", th, z, 1.0, 0.01),
+                lambda th: margin_objective("hinge", th, z, 1.0, 0.01), torch.zeros(2, 3, dtype=D), 500,
+                polyak_step(upper - sol.gap))  # the dual value, a lower bound on P*
+    # with a lower bound P* - eps: min_t (P_t - P*)^2 <= G^2 |theta_0 - theta*|^2 / (t + 1) + eps^2
+    g, d0 = h["grad_norm"].max(0).values, sol.theta.norm(dim=-1) + math.sqrt(2 * 1e-10 / 0.01)
+    t = torch.arange(1, 502, dtype=D)[:, None]
+    assert bool((h["best"] - upper <= torch.sqrt(g**2 * d0**2 / t + sol.gap**2)).all())
+    assert bool((h["best"][-1] - upper < h["best"][0] - upper).all())
+
+
 def test_dual_solver_gives_up_loudly():
     with pytest.raises(RuntimeError, match="duality gap"):
         hinge_dual_optimum(blobs(), 1.0, 0.01, tol=1e-14, max_iter=30)
@@ -165,11 +206,11 @@ def test_smooth_optimum_has_zero_gradient():
 def test_ramp_ignores_a_far_outlier():
     z = blobs(r=1, n=40)
     far = -torch.tensor([[[20.0, 0.0, 1.0]]], dtype=D)  # class +1 point deep on the other side
-    clean = ramp_optimum(z, 1.0, 0.01)[0]
-    with_outlier, solves = ramp_optimum(torch.cat([z, far], 1), 1.0, 0.01)
+    clean = ramp_local_optimum(z, 1.0, 0.01)[0]
+    with_outlier, solves = ramp_local_optimum(torch.cat([z, far], 1), 1.0, 0.01)
     svm_with = hinge_dual_optimum(torch.cat([z, far], 1), 1.0, 0.01).theta
     # N changes from 40 to 41, which rescales the penalty: compare with lam rescaled
-    clean_41 = ramp_optimum(z, 1.0, 0.01 * 41 / 40)[0]
+    clean_41 = ramp_local_optimum(z, 1.0, 0.01 * 41 / 40)[0]
     assert float((with_outlier - clean_41).norm()) < 1e-6
     assert float((svm_with - clean_41).norm()) > 0.1  # the hinge does not ignore it
     assert solves >= 1 and clean.shape == (1, 3)

@@ -16,7 +16,8 @@ from ebm_utils.inference import (
     largest_angular_gap,
     log_partition_grid,
 )
-from ebm_utils.seeding import book_seed, generator
+from ebm_utils import seeding
+from ebm_utils.seeding import generator
 
 
 def _gauss(a: float):
@@ -130,37 +131,26 @@ def test_importance_sampling_follows_the_book_seed(monkeypatch):
     f = _gauss(1.5)
     a = importance_log_partition(f, 2, 100, stream=0).log_z
     assert importance_log_partition(f, 2, 100, stream=0).log_z == a
-    monkeypatch.setenv("EBM_SEED", str(book_seed() + 1))  # another book seed, whatever the current one
+    monkeypatch.setenv("EBM_SEED", str(seeding.book_seed() + 1))
     assert importance_log_partition(f, 2, 100, stream=0).log_z != a
-
-
-def test_standard_error_is_the_delta_method_of_the_weights():
-    # weights 1 and 3: mean 2, variance (1/N) 1, so se(log Z) = sqrt(1 / 2) / 2
-    est = MonteCarloEstimate(0.0, 2, torch.log(torch.tensor([1.0, 3.0], dtype=torch.float64)))
-    assert est.standard_error == pytest.approx(math.sqrt(0.5) / 2, rel=1e-12)
-    even = MonteCarloEstimate(0.0, 5, torch.zeros(5, dtype=torch.float64))
-    assert even.standard_error == pytest.approx(0.0, abs=1e-7)
 
 
 @pytest.mark.parametrize("d", [1, 4])
 def test_annealed_importance_sampling_of_a_gaussian(d):
-    # the tolerance is five standard errors of the estimate, measured from its own chains
-    # (a fixed tolerance failed under some book seeds: the spread grows with d)
     a = 3.0
     exact = 0.5 * d * math.log(2 * math.pi / a)
     est = annealed_log_partition(_gauss(a), d, 400, 100, step_size=1.0 / math.sqrt(d), stream=2)
+    # within 4 standard errors (a normal estimate leaves that band with probability 6e-5),
+    # and the band is narrow enough to see an error of 0.2
+    assert abs(est.log_z - exact) <= 4 * est.standard_error < 0.2
     assert est.evaluations == 400 * (1 + 100)
-    assert est.effective_sample_size > 100  # the standard error is trustworthy
-    assert abs(est.log_z - exact) < 5 * est.standard_error
-    # a wrong answer fails: beta forgotten (a = 1) is tens of standard errors away
-    assert abs(est.log_z - 0.5 * d * math.log(2 * math.pi)) > 10 * est.standard_error
 
 
 def test_annealed_importance_sampling_of_the_multiwell_energy():
     model = MultiWellEnergy(2)
     w = model.init(stream=5)
     est = annealed_log_partition(lambda y: model(w, None, y), 2, 500, 200, step_size=1.0, stream=1)
-    assert est.log_z == pytest.approx(model.log_partition(w), abs=0.05)
+    assert abs(est.log_z - model.log_partition(w)) <= 4 * est.standard_error < 0.2
 
 
 def test_annealed_importance_sampling_with_one_level_is_importance_sampling():
@@ -179,3 +169,15 @@ def test_monte_carlo_estimates_validate_arguments():
         annealed_log_partition(f, 2, 10, 5, step_size=0.0)
     with pytest.raises(ValueError):
         annealed_log_partition(lambda y: torch.full(y.shape[:1], float("nan"), dtype=torch.float64), 1, 5, 3)
+
+
+def test_standard_error_is_the_spread_of_log_z_over_streams():
+    # 40 independent estimates: their spread is what standard_error predicts (within 40%:
+    # the sample std of 40 normals is within 30% of the truth with probability ~0.99)
+    f = _gauss(1.5)
+    ests = [importance_log_partition(f, 2, 400, proposal_std=1.5, stream=s) for s in range(40)]
+    spread = float(torch.tensor([e.log_z for e in ests], dtype=torch.float64).std())
+    predicted = sum(e.standard_error for e in ests) / len(ests)
+    assert 0.6 < spread / predicted < 1.4
+    even = MonteCarloEstimate(0.0, 4, torch.zeros(4, dtype=torch.float64))
+    assert even.standard_error == 0.0

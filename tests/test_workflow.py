@@ -52,6 +52,9 @@ def workflow_problems(wf: dict[str, Any], commands: list[str]) -> list[str]:
         problems.append("no deploy-pages step")
     if "refs/heads/main" not in str(deploy.get("if", "")) or deploy.get("needs") != "test":
         problems.append("deploy must need the test job and run only on main")
+    seeds = jobs.get("seeds", {})
+    if not any(re.fullmatch(r'make test-seeds SEEDS="1 2 3 4 5"', r.strip()) for r in _runs(seeds)):
+        problems.append("no job runs `make test-seeds` for seeds 1 to 5")
     return problems
 
 
@@ -88,6 +91,9 @@ def test_workflow_runs_the_readme_commands_and_deploys_from_main():
 def test_ci_entry_point_runs_make_test():
     run = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert re.search(r"^make test$", run, re.M)
+    # and one seed besides 0, after the tests
+    assert re.search(r"^make test-seeds SEEDS=\S+$", run, re.M)
+    assert run.index("make test\n") < run.index("make test-seeds")
 
 
 def _step(wf: dict[str, Any], uses: str) -> dict[str, Any]:
@@ -104,6 +110,8 @@ def _step(wf: dict[str, Any], uses: str) -> dict[str, Any]:
         (lambda wf: _step(wf, "actions/cache@")["with"].update({"key": "${{ hashFiles('book/**') }}"}),
          "not the one tools/book_cache.py computes"),
         (lambda wf: _step(wf, "actions/cache@")["with"].update({"path": "_build"}), "_build/.jupyter_cache"),
+        (lambda wf: wf["jobs"].pop("seeds"), "test-seeds"),
+        (lambda wf: wf["jobs"]["seeds"]["steps"][-1].update({"run": 'make test-seeds SEEDS="1"'}), "test-seeds"),
     ],
 )
 def test_checker_rejects_broken_workflows(mutate, expected):

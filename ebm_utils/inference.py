@@ -358,10 +358,10 @@ class MonteCarloEstimate:
     def standard_error(self) -> float:
         r"""The delta-method standard error of ``log_z``: :math:`\sqrt{(N/\mathrm{ESS} - 1)/N}`.
 
-        :math:`\operatorname{Var}\log\hat Z pprox \operatorname{Var}(w) / (N\,ar w^2)`,
-        and :math:`\operatorname{Var}(w)/ar w^2 = N\sum w^2/(\sum w)^2 - 1 = N/\mathrm{ESS} - 1`.
+        :math:`\operatorname{Var}\log\hat Z \approx \operatorname{Var}(w) / (N\,\bar w^2)`,
+        and :math:`\operatorname{Var}(w)/\bar w^2 = N\sum w^2/(\sum w)^2 - 1 = N/\mathrm{ESS} - 1`.
         Valid when the weights have a finite variance and N is large; it does
-        not see the downward bias :math:`pprox -\mathrm{SE}^2/2` of :math:`\log\hat Z`.
+        not see the downward bias :math:`\approx -\mathrm{SE}^2/2` of :math:`\log\hat Z`.
         """
         n = self.log_weights.shape[0]
         return math.sqrt(max(n / self.effective_sample_size - 1.0, 0.0) / n)

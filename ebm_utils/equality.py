@@ -210,10 +210,10 @@ class _SmoothStandIn:
     r"""A random smooth function for an abstract function that a line integrates.
 
     .. math::
-        f(a) = o + s \sum_{j=1}^{3} lpha_j \sin(b_j \cdot a + arphi_j)
+        f(a) = o + s \sum_{j=1}^{3} \alpha_j \sin(b_j \cdot a + \varphi_j)
                + \sum_i \kappa_i a_i^2,\qquad \kappa_i > 0,
 
-    confining (so that :math:`\int e^{-eta f}` is finite) and smooth in every
+    confining (so that :math:`\int e^{-\beta f}` is finite) and smooth in every
     argument; its parameters are drawn afresh at every test point, the offset
     :math:`o` with either sign and a magnitude from about 1e-2 to 1e2.
     """

@@ -18,6 +18,8 @@ from ebm_utils.symbolic import energy, indicator, label_sum, positive_part, sigm
 
 #: every seed from 0 to 99; mutation testing (tools/mutation.py) runs a few, to finish in hours, not days
 SEEDS = range(int(os.environ.get("EBM_ADVERSARIAL_SEEDS", "100")))
+# the proof budget in CPU seconds; `make mutation` raises it, since it switches sympy's cache off
+TIMEOUT = float(os.environ.get("EBM_ADVERSARIAL_PROOF_SECONDS", "120"))
 
 F = energy("F")
 G = sp.Function("G")
@@ -168,7 +170,7 @@ def test_false_step_refused_for_every_seed(name, prev, claim, where):
     accepted = []
     for seed in SEEDS:
         try:
-            Derivation(prev, where=where, stream=seed).step(claim, because="claim")
+            Derivation(prev, where=where, stream=seed, timeout=TIMEOUT).step(claim, because="claim")
         except DerivationError:
             continue
         accepted.append(seed)
@@ -180,7 +182,7 @@ def test_true_step_accepted_for_every_seed(name, prev, claim, where):
     refused = {}
     for seed in SEEDS:
         try:
-            Derivation(prev, where=where, stream=seed).step(claim, because="claim")
+            Derivation(prev, where=where, stream=seed, timeout=TIMEOUT).step(claim, because="claim")
         except DerivationError as err:
             refused[seed] = str(err)
     assert not refused, f"{name!r} was refused for seeds {sorted(refused)}: {next(iter(refused.values()))}"
@@ -201,7 +203,7 @@ def test_cancellation_below_100_digits(name, prev, claim, true):
     verdicts = []
     for seed in SEEDS:
         try:
-            Derivation(prev, stream=seed, prove=False).step(claim, because="claim")
+            Derivation(prev, stream=seed, prove=False, timeout=TIMEOUT).step(claim, because="claim")
             verdicts.append(True)
         except DerivationError:
             verdicts.append(False)

@@ -55,3 +55,15 @@ def test_the_probe_can_fail():
         capture_output=True, text=True, check=True,
     )
     assert "torch" in out.stdout
+
+
+def test_no_control_characters_in_the_sources():
+    # "\\beta" written through a non-raw string becomes a backspace and "eta" in a docstring
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    bad = [f"{p.relative_to(root)}: {text[:text.index(ch)].count(chr(10)) + 1}"
+           for d in ("ebm_utils", "tools", "tests") for p in sorted((root / d).rglob("*.py"))
+           for text in [p.read_text(encoding="utf-8")]
+           for ch in sorted({c for c in text if ord(c) < 32 and c not in "\t\n\r"})[:1]]
+    assert not bad, f"control characters in {bad}"

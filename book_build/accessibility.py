@@ -1,0 +1,56 @@
+"""Accessibility fixes of the theme's HTML that axe-core asks for.
+
+pydata-sphinx-theme (under sphinx-book-theme 1.3.0) makes every sidebar entry
+with sub-pages a ``<details>`` whose ``<summary>`` holds only a decorative
+chevron: a screen reader announces an unnamed button (axe-core rule
+``summary-name``, impact *serious*).  This extension names each one after the
+entry it opens ("Show the sections of 1.1 Learning energies"), by wrapping the
+theme's ``generate_toctree_html`` template function.  ``tests/site`` runs axe-core
+on every page.
+"""
+from __future__ import annotations
+
+import html
+import re
+from typing import Any, Callable
+
+# <a class="reference internal" href="...">Title</a><details ...><summary><span class="toctree-toggle"
+_ENTRY = re.compile(r'(<a\b[^>]*>)(?P<title>(?:(?!</?a\b).)*?)</a>(?P<between>\s*<details\b[^>]*>\s*)<summary>', re.S)
+# a caption heading put inside <summary> (the theme's other layout)
+_CAPTION = re.compile(r'<summary>(?P<caption>\s*<p\b[^>]*class="[^"]*caption[^"]*"[^>]*>(?P<title>.*?)</p>)', re.S)
+_TAGS = re.compile(r"<[^>]+>")
+
+
+def _label(title_html: str) -> str:
+    text = " ".join(html.unescape(_TAGS.sub("", title_html)).split())
+    return html.escape(f"Show the sections of {text}" if text else "Show the sections", quote=True)
+
+
+def name_summaries(toctree_html: str) -> str:
+    """Give every unnamed ``<summary>`` of a sidebar an ``aria-label``."""
+    out = _ENTRY.sub(lambda m: f'{m.group(1)}{m.group("title")}</a>{m.group("between")}'
+                     f'<summary aria-label="{_label(m.group("title"))}">', toctree_html)
+    out = _CAPTION.sub(lambda m: f'<summary aria-label="{_label(m.group("title"))}">{m.group("caption")}', out)
+    return out.replace("<summary>", '<summary aria-label="Show the sections">')
+
+
+def _wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
+    def generate_toctree_html(*args: Any, **kwargs: Any) -> Any:
+        result = fn(*args, **kwargs)
+        return type(result)(name_summaries(str(result))) if isinstance(result, str) else result
+
+    return generate_toctree_html
+
+
+def _on_page(app: Any, pagename: str, templatename: str, context: dict, doctree: Any) -> None:
+    fn = context.get("generate_toctree_html")
+    if fn is not None and not getattr(fn, "_ebm_named", False):
+        wrapped = _wrap(fn)
+        wrapped._ebm_named = True  # type: ignore[attr-defined]
+        context["generate_toctree_html"] = wrapped
+
+
+def setup(app: Any) -> dict[str, Any]:
+    # after pydata-sphinx-theme has put generate_toctree_html into the context
+    app.connect("html-page-context", _on_page, priority=900)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}

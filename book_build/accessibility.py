@@ -5,14 +5,27 @@ with sub-pages a ``<details>`` whose ``<summary>`` holds only a decorative
 chevron: a screen reader announces an unnamed button (axe-core rule
 ``summary-name``, impact *serious*).  This extension names each one after the
 entry it opens ("Show the sections of 1.1 Learning energies"), by wrapping the
-theme's ``generate_toctree_html`` template function.  ``tests/site`` runs axe-core
-on every page.
+theme's ``generate_toctree_html`` template function.
+
+It also
+
+* gives the entries of the bibliography the ``listitem`` role: docutils marks them
+  ``doc-biblioentry`` (a role ARIA has deprecated) inside a ``role="list"``, and a
+  list without list items is a *critical* axe violation (``aria-required-children``);
+* darkens links inside admonitions (exercises, notes) in the light theme, where the
+  theme's blue falls below 4.5:1 contrast (``color-contrast``, *serious*).
+
+``tests/site`` runs axe-core on every page.
 """
 from __future__ import annotations
 
 import html
 import re
+from pathlib import Path
 from typing import Any, Callable
+
+STATIC = Path(__file__).parent / "static"
+CSS = "ebm-accessibility.css"
 
 # <a class="reference internal" href="...">Title</a><details ...><summary><span class="toctree-toggle"
 _ENTRY = re.compile(r'(<a\b[^>]*>)(?P<title>(?:(?!</?a\b).)*?)</a>(?P<between>\s*<details\b[^>]*>\s*)<summary>', re.S)
@@ -42,7 +55,14 @@ def _wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
     return generate_toctree_html
 
 
+def fix_roles(body: str) -> str:
+    """Bibliography entries as list items of their ``role="list"`` (docutils says ``doc-biblioentry``)."""
+    return body.replace('role="doc-biblioentry"', 'role="listitem"')
+
+
 def _on_page(app: Any, pagename: str, templatename: str, context: dict, doctree: Any) -> None:
+    if "body" in context:
+        context["body"] = fix_roles(context["body"])
     fn = context.get("generate_toctree_html")
     if fn is not None and not getattr(fn, "_ebm_named", False):
         wrapped = _wrap(fn)
@@ -50,7 +70,13 @@ def _on_page(app: Any, pagename: str, templatename: str, context: dict, doctree:
         context["generate_toctree_html"] = wrapped
 
 
+def _add_static(app: Any, config: Any) -> None:
+    config.html_static_path = [*config.html_static_path, str(STATIC)]
+
+
 def setup(app: Any) -> dict[str, Any]:
+    app.connect("config-inited", _add_static)
+    app.add_css_file(CSS)
     # after pydata-sphinx-theme has put generate_toctree_html into the context
     app.connect("html-page-context", _on_page, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

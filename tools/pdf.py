@@ -27,6 +27,7 @@ import http.server
 import io
 import json
 import re
+import unicodedata
 import shutil
 import socketserver
 import sys
@@ -153,7 +154,7 @@ def chromium_path() -> str | None:
 
 def squash(text: str) -> str:
     """Text without whitespace, lower case: a title still matches when the PDF wraps it."""
-    return re.sub(r"\s+", "", text).lower()
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)).lower()
 
 
 def chapter_pages(pdf_bytes: bytes, titles: list[str], first_page: int) -> list[int | None]:

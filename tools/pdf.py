@@ -16,6 +16,7 @@ contents of every page in ``_toc.yml`` order, and wraps long code lines.  It
 prints once to learn on which page each chapter starts (read back with pypdf),
 writes those numbers into the table of contents and prints again.  Every page
 has its number in the footer; the PDF has an outline (bookmarks) and tags.
+When ``_build/html`` exists the PDF is copied there too (the intro page links to it).
 """
 from __future__ import annotations
 
@@ -251,6 +252,9 @@ def print_pdf(site: Path = SITE, out: Path = OUT) -> dict:
         result = asyncio.run(_print(executable, f"{base}/{printable.name}", out, info))
     finally:
         server.shutdown()
+    html = ROOT / "_build" / "html"
+    if out == OUT and (html / "index.html").is_file():  # the site links to it (book/intro.md)
+        shutil.copyfile(out, html / "book.pdf")
     meta = out.with_suffix(".json")
     meta.write_text(json.dumps({"version": version, "commit": commit,
                                 "contents": [{"title": e["title"], "page": p}

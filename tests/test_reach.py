@@ -282,3 +282,21 @@ def test_notebooks_zip_holds_every_page_and_is_reproducible(tmp_path: Path) -> N
         assert "pip install -r requirements.txt" in readme and build_info.book_version() in readme
         # what pyproject.toml names as packages is inside, so `pip install -e .` works unpacked
         assert all(f"ebm-book/{pkg}/__init__.py" in zf.namelist() for pkg in notebooks_zip.PACKAGE_DIRS)
+
+
+# -- make pdf without a browser --------------------------------------------------
+
+@pytest.mark.parametrize("command", ["preflight", "print"])
+def test_make_pdf_without_chromium_says_what_to_install_in_one_line(monkeypatch: pytest.MonkeyPatch, capsys,
+                                                                    command: str) -> None:  # type: ignore[no-untyped-def]
+    import pdf
+
+    monkeypatch.setattr(pdf, "chromium_path", lambda: None)
+    assert pdf.main([command]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "apt-get install chromium" in err and "Traceback" not in err
+
+
+def test_make_pdf_checks_for_chromium_first() -> None:
+    recipe = re.search(r"^pdf:[^\n]*\n((?:\t[^\n]*\n)+)", (ROOT / "Makefile").read_text(), re.M)
+    assert recipe and recipe.group(1).lstrip().startswith("@$(BIN)/python tools/pdf.py preflight")

@@ -4,8 +4,9 @@ pydata-sphinx-theme (under sphinx-book-theme 1.3.0) makes every sidebar entry
 with sub-pages a ``<details>`` whose ``<summary>`` holds only a decorative
 chevron: a screen reader announces an unnamed button (axe-core rule
 ``summary-name``, impact *serious*).  This extension names each one after the
-entry it opens ("Show the sections of 1.1 Learning energies"), by wrapping the
-theme's ``generate_toctree_html`` template function.
+entry it opens ("Show the sections of 1.1 Learning energies"), by rewriting the
+sidebar's ``<nav>`` of every written page once the build has finished (the theme
+renders the sidebar from its own functions, out of an extension's reach).
 
 It also
 
@@ -22,7 +23,7 @@ from __future__ import annotations
 import html
 import re
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 STATIC = Path(__file__).parent / "static"
 CSS = "ebm-accessibility.css"
@@ -47,27 +48,36 @@ def name_summaries(toctree_html: str) -> str:
     return out.replace("<summary>", '<summary aria-label="Show the sections">')
 
 
-def _wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
-    def generate_toctree_html(*args: Any, **kwargs: Any) -> Any:
-        result = fn(*args, **kwargs)
-        return type(result)(name_summaries(str(result))) if isinstance(result, str) else result
-
-    return generate_toctree_html
-
-
 def fix_roles(body: str) -> str:
     """Bibliography entries as list items of their ``role="list"`` (docutils says ``doc-biblioentry``)."""
     return body.replace('role="doc-biblioentry"', 'role="listitem"')
 
 
+_SIDEBAR = re.compile(r'(<nav class="[^"]*\bbd-docs-nav\b[^"]*"[^>]*>)(.*?)(</nav>)', re.S)
+
+
+def name_sidebar_summaries(page_html: str) -> str:
+    """:func:`name_summaries` applied to the sidebar navigation of a whole page only."""
+    return _SIDEBAR.sub(lambda m: m.group(1) + name_summaries(m.group(2)) + m.group(3), page_html)
+
+
 def _on_page(app: Any, pagename: str, templatename: str, context: dict, doctree: Any) -> None:
     if "body" in context:
         context["body"] = fix_roles(context["body"])
-    fn = context.get("generate_toctree_html")
-    if fn is not None and not getattr(fn, "_ebm_named", False):
-        wrapped = _wrap(fn)
-        wrapped._ebm_named = True  # type: ignore[attr-defined]
-        context["generate_toctree_html"] = wrapped
+
+
+def _on_finished(app: Any, exception: Exception | None) -> None:
+    """Rewrite the sidebar of every written page (the theme renders it from its own functions)."""
+    if exception is not None or app.builder.format != "html":
+        return
+    out = Path(app.outdir)
+    for page in out.rglob("*.html"):
+        if "_static" in page.relative_to(out).parts:
+            continue
+        text = page.read_text(encoding="utf-8")
+        fixed = name_sidebar_summaries(text)
+        if fixed != text:
+            page.write_text(fixed, encoding="utf-8")
 
 
 def _add_static(app: Any, config: Any) -> None:
@@ -77,6 +87,6 @@ def _add_static(app: Any, config: Any) -> None:
 def setup(app: Any) -> dict[str, Any]:
     app.connect("config-inited", _add_static)
     app.add_css_file(CSS)
-    # after pydata-sphinx-theme has put generate_toctree_html into the context
     app.connect("html-page-context", _on_page, priority=900)
+    app.connect("build-finished", _on_finished)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

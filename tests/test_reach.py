@@ -300,3 +300,20 @@ def test_make_pdf_without_chromium_says_what_to_install_in_one_line(monkeypatch:
 def test_make_pdf_checks_for_chromium_first() -> None:
     recipe = re.search(r"^pdf:[^\n]*\n((?:\t[^\n]*\n)+)", (ROOT / "Makefile").read_text(), re.M)
     assert recipe and recipe.group(1).lstrip().startswith("@$(BIN)/python tools/pdf.py preflight")
+
+
+# -- accessibility fixes of the theme's HTML ------------------------------------
+
+def test_sidebar_summaries_get_a_name_and_nothing_else_changes() -> None:
+    from book_build.accessibility import fix_roles, name_sidebar_summaries
+
+    page = ('<nav class="bd-links bd-docs-nav" aria-label="Main"><ul><li><a href="a.html">A</a></li>'
+            '<li class="has-children"><a class="reference internal" href="b.html">1.2 <em>B</em> &amp; C</a>'
+            '<details open="open"><summary><span class="toctree-toggle" role="presentation"></span></summary>'
+            '<ul><li>x</li></ul></details></li></ul></nav>'
+            '<main><a href="z.html">Z</a><details><summary>Solution</summary></details></main>')
+    fixed = name_sidebar_summaries(page)
+    assert '<summary aria-label="Show the sections of 1.2 B &amp; C">' in fixed
+    assert fixed.count("<summary>") == 1 and "<summary>Solution</summary>" in fixed  # the page body is untouched
+    assert name_sidebar_summaries(fixed) == fixed
+    assert fix_roles('<div class="citation" role="doc-biblioentry">') == '<div class="citation" role="listitem">'

@@ -43,6 +43,9 @@ UNTYPESET_MATH = """() => [...document.querySelectorAll('.math')]
     .filter(e => !e.querySelector('mjx-container'))
     .map(e => e.textContent.slice(0, 80))"""
 
+# MathJax's assistive MathML: a hidden MathML copy of every formula for screen readers
+NO_ASSISTIVE_MML = "() => [...document.querySelectorAll('mjx-container')].filter(c => !c.querySelector('mjx-assistive-mml math')).length"
+
 MATHJAX_ERRORS = "() => [...document.querySelectorAll('mjx-merror')].map(e => e.textContent)"
 
 LOAD_ALL_IMAGES = """async () => {
@@ -79,6 +82,7 @@ class PageReport:
     search_hits: int | None = None
     screenshot_bytes: int | None = None
     axe_violations: list[AxeViolation] | None = None  # None: not audited
+    formulas_without_mathml: int = 0  # typeset formulas a screen reader cannot read
     seconds: float = 0.0  # how long the visit took (for diagnosis; nothing asserts on it)
 
 
@@ -129,6 +133,7 @@ class _Tab:
         report.unloaded_images = await page.evaluate(LOAD_ALL_IMAGES)
         report.untypeset = await page.evaluate(UNTYPESET_MATH)
         report.mathjax_errors = await page.evaluate(MATHJAX_ERRORS)
+        report.formulas_without_mathml = await page.evaluate(NO_ASSISTIVE_MML)
         report.title = await page.title()
         if v.axe:
             report.axe_violations = await audit(page)

@@ -68,6 +68,7 @@ def test_page_in_a_real_browser(reports: dict[str, PageReport | str], page_id: s
     assert not r.problems, f"{page_id}: {r.problems}"
     assert not r.untypeset, f"{page_id}: formulas left as raw TeX: {r.untypeset[:3]}"
     assert not r.mathjax_errors, f"{page_id}: MathJax errors: {r.mathjax_errors[:3]}"
+    assert r.formulas_without_mathml == 0, f"{page_id}: formulas without assistive MathML (screen readers)"
     assert not r.unloaded_images, f"{page_id}: images that did not load: {r.unloaded_images}"
     assert r.title, f"{page_id}: page has no title"
 

@@ -13,7 +13,7 @@ into ``_build/singlehtml``) on a loopback server, waits for MathJax, then in the
 page: hides the site's navigation, opens folded outputs that hold a figure,
 adds a title page (title, version, commit, date of the build) and a table of
 contents of every page in ``_toc.yml`` order, and wraps long code lines.  It
-prints once to learn on which page each chapter starts (read back with pypdf),
+prints once to learn on which page each chapter starts (from the PDF's outline, read back with pypdf),
 writes those numbers into the table of contents and prints again.  Every page
 has its number in the footer; the PDF has an outline (bookmarks) and tags.
 When ``_build/html`` exists the PDF is copied there too (the intro page links to it).
@@ -158,21 +158,48 @@ def squash(text: str) -> str:
     return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)).lower()
 
 
-def chapter_pages(pdf_bytes: bytes, titles: list[str], first_page: int) -> list[int | None]:
-    """The 1-based page where each title first appears at or after ``first_page``, in order."""
+def outline_headings(reader) -> list[tuple[str, int]]:  # type: ignore[no-untyped-def]
+    """Every heading of the PDF's outline (Chromium makes one from the HTML headings), in order, with its 1-based page."""
+    out: list[tuple[str, int]] = []
+
+    def walk(items) -> None:  # type: ignore[no-untyped-def]
+        for item in items:
+            if isinstance(item, list):
+                walk(item)
+            else:
+                out.append((str(item.title), reader.get_destination_page_number(item) + 1))
+
+    walk(reader.outline)
+    return out
+
+
+def same_heading(outline_title: str, title: str) -> bool:
+    """Whether an outline entry is this title's heading.
+
+    Chromium's outline repeats the part of a wrapped heading before its line break
+    ("1.1(d) The energy1.1(d) The energy and the loss"), so the entry may only start
+    with the title; a formula's glyphs may differ, so a title with math is compared
+    up to its first non-ASCII character.
+    """
+    outline_title, key = squash(outline_title), squash(title)
+    ascii_prefix = squash(re.split(r"[^\x20-\x7e]", title)[0])
+    if outline_title.startswith(key) or (key and outline_title.endswith(key) and len(outline_title) < 2 * len(key)):
+        return True
+    return ascii_prefix != key and len(ascii_prefix) >= 8 and outline_title.startswith(ascii_prefix)
+
+
+def chapter_pages(pdf_bytes: bytes, titles: list[str]) -> list[int | None]:
+    """The page where each title's heading is, matched in order along the PDF's outline."""
     from pypdf import PdfReader
 
-    reader = PdfReader(io.BytesIO(pdf_bytes))
-    texts = [squash(p.extract_text() or "") for p in reader.pages]
+    headings = [(squash(t), page) for t, page in outline_headings(PdfReader(io.BytesIO(pdf_bytes)))]
     found: list[int | None] = []
-    start = first_page - 1
+    at = 0
     for title in titles:
-        # a title with math is matched up to its first formula (MathJax's glyphs extract differently)
-        key = squash(re.split(r"[^\x20-\x7e]", title)[0])
-        page = next((i for i in range(start, len(texts)) if len(key) >= 3 and key in texts[i]), None)
-        found.append(None if page is None else page + 1)
-        if page is not None:
-            start = page
+        hit = next((i for i in range(at, len(headings)) if same_heading(headings[i][0], title)), None)
+        found.append(None if hit is None else headings[hit][1])
+        if hit is not None:
+            at = hit + 1
     return found
 
 
@@ -216,16 +243,7 @@ async def _print(executable: str, url: str, out: Path, info: dict) -> dict:
                            header_template="<span></span>", footer_template=FOOTER, outline=True, tagged=True,
                            margin={"top": "16mm", "bottom": "18mm", "left": "14mm", "right": "14mm"})
             first = await page.pdf(**options)
-            from pypdf import PdfReader
-
-            # the title page, then the contents: chapters are looked for after the contents' last line
-            titles = [e["title"] for e in entries]
-            reader = PdfReader(io.BytesIO(first))
-            texts = [squash(pg.extract_text() or "") for pg in reader.pages]
-            contents = next((i for i, t in enumerate(texts) if "contents" in t), 1)
-            # the contents run until the first page that does not list the last title
-            toc_end = next((i for i in range(contents, len(texts)) if squash(titles[-1]) in texts[i]), contents) + 2
-            pages = chapter_pages(first, titles, toc_end)
+            pages = chapter_pages(first, [e["title"] for e in entries])
             await page.evaluate(SET_PAGES, pages)
             out.parent.mkdir(parents=True, exist_ok=True)
             await page.pdf(**{**options, "path": str(out)})

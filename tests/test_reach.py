@@ -317,3 +317,15 @@ def test_sidebar_summaries_get_a_name_and_nothing_else_changes() -> None:
     assert fixed.count("<summary>") == 1 and "<summary>Solution</summary>" in fixed  # the page body is untouched
     assert name_sidebar_summaries(fixed) == fixed
     assert fix_roles('<div class="citation" role="doc-biblioentry">') == '<div class="citation" role="listitem">'
+
+
+def test_contents_match_a_chapter_heading_despite_chromiums_bookmark_quirks() -> None:
+    from pdf import same_heading
+
+    title = "1.1(h) Inference with and without a latent variable"
+    assert same_heading(title, title)
+    # a wrapped heading's bookmark repeats its first line
+    assert same_heading("1.1(h) Inference with and without a latent1.1(h) Inference with and without a latentvariable", title)
+    assert same_heading("2(a) Langevin: sampling from exp(-bF)", "2(a) Langevin: sampling from exp(−βF)")
+    assert not same_heading("1.1(g) A loss with negative examples", title)
+    assert not same_heading("Exercises for chapter 1.2", "Exercises for chapter 1.1")

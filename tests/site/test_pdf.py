@@ -141,10 +141,21 @@ def test_every_chapter_title_in_toc_order(pdf: Path, built_html: Path) -> None:
         last_page = headings[at][1]
 
 
-def test_contents_have_page_numbers(pdf: Path) -> None:
-    contents = next(t for t in page_texts()[:5] if "Contents" in t)
-    numbers = [int(m) for m in re.findall(r"(?m)(\d+)\s*$", contents)]
-    assert len(numbers) >= 5 and numbers == sorted(numbers), numbers[:20]
+def test_contents_give_the_page_each_chapter_starts_on(pdf: Path, built_html: Path) -> None:
+    headings = outline(reader())
+    # the contents run from their own heading's page to the page before the next heading's
+    c = next(i for i, (t, _) in enumerate(headings) if t == "contents")
+    contents = "\n".join(page_texts()[headings[c][1] - 1:headings[c + 1][1] - 1])
+    lines = [(squash(m.group(1)), int(m.group(2))) for m in re.finditer(r"(?m)^(?!\d+ / \d+\s*$)(.*\S)\s+(\d+)\s*$", contents)]  # not the footers
+    numbers = [n for _, n in lines]
+    assert len(lines) >= 10 and numbers == sorted(numbers), lines[:20]
+    at = -1
+    for title in toc_titles(built_html):
+        key = squash(re.split(r"[^\x20-\x7e]", title)[0])
+        listed = next((n for t, n in lines if t.startswith(key)), None)
+        at = next((i for i in range(at + 1, len(headings)) if key in headings[i][0]), -1)
+        assert listed is not None and at >= 0, title
+        assert listed == headings[at][1], f"{title!r}: contents say page {listed}, the heading is on {headings[at][1]}"
 
 
 class _Code(HTMLParser):

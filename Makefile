@@ -10,7 +10,7 @@ NOEXEC := _build/_config.noexec.yml
 # one thread per process: nbval runs two kernels side by side on two cores
 TEST_ENV := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 
-.PHONY: help venv book book-student test notebook-tests test-seeds mutation book-strict book-strict-then-pdf pdf links-external colab-cells site-tests bench lab notebooks clean
+.PHONY: help venv book book-student test notebook-tests test-seeds mutation book-strict book-strict-then-pdf pdf links-external colab-cells binder site-tests bench lab notebooks clean
 .DEFAULT_GOAL := help
 
 help:
@@ -82,6 +82,12 @@ pdf: $(STAMP)
 # the Colab/Binder install cell, first code cell of every notebook (idempotent)
 colab-cells: $(STAMP)
 	$(BIN)/python tools/colab_cell.py apply
+
+# Binder's pins from requirements.txt (torch as the CPU build); tests/test_reach.py checks them
+binder:
+	{ sed -n '1,4p' binder/requirements.txt; grep -E '^[A-Za-z0-9_.-]+==' requirements.txt \
+	    | sed 's/^torch==\(.*\)$$/torch==\1+cpu/'; } > binder/requirements.txt.new
+	mv binder/requirements.txt.new binder/requirements.txt
 
 # external links of the built book (network; the weekly workflow job runs this)
 links-external: $(STAMP)

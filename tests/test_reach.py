@@ -178,7 +178,7 @@ def binder_problems(binder: Path, requirements: Path) -> list[str]:
 
 
 def test_binder_environment_matches_requirements() -> None:
-    assert binder_problems(ROOT / "binder", ROOT / "requirements.txt") == []
+    assert binder_problems(ROOT / "binder", ROOT / "requirements.txt") == [], "run `make binder`"
 
 
 def test_the_binder_check_can_fail(tmp_path: Path) -> None:

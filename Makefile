@@ -10,7 +10,7 @@ NOEXEC := _build/_config.noexec.yml
 # one thread per process: nbval runs two kernels side by side on two cores
 TEST_ENV := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 
-.PHONY: help venv book book-student test notebook-tests test-seeds mutation book-strict site-tests bench lab notebooks clean
+.PHONY: help venv book book-student test notebook-tests test-seeds mutation book-strict book-strict-then-pdf pdf links-external colab-cells binder site-tests bench lab notebooks clean
 .DEFAULT_GOAL := help
 
 help:
@@ -19,6 +19,9 @@ help:
 	@echo "make test-seeds execute every notebook under other seeds (SEEDS=\"1 2 3 4 5\"): every assert must hold"
 	@echo "make mutation   mutation testing (mutmut) of the checkers: do the tests catch a wrong answer?"
 	@echo "make book-student  the book with exercise solutions hidden, in _build/student"
+	@echo "make pdf        the PDF edition, _build/pdf/book.pdf (needs Chromium)"
+	@echo "make colab-cells  insert or update the Colab install cell of every notebook"
+	@echo "make links-external  check the book's external links (needs the network; weekly in CI)"
 	@echo "make bench      time cold, warm and incremental builds on this machine (prints, never fails)"
 	@echo "make lab        JupyterLab on the book, with ebm_utils importable"
 	@echo "make notebooks  re-execute every notebook in place (before committing)"
@@ -43,8 +46,11 @@ book: $(STAMP)
 # unit tests and nbval run side by side with the strict build (which renders the
 # committed outputs, so it needs nothing from nbval); then the built HTML is tested
 test: $(STAMP)
-	$(MAKE) --no-print-directory -j2 --output-sync=target notebook-tests book-strict
+	$(MAKE) --no-print-directory -j2 --output-sync=target notebook-tests book-strict-then-pdf
 	$(MAKE) --no-print-directory site-tests
+
+book-strict-then-pdf: book-strict
+	$(MAKE) --no-print-directory pdf
 
 # unit tests of ebm_utils and tools/, and nbval on every notebook (strict: the
 # outputs must match the committed ones); two kernels at a time, one thread each
@@ -62,7 +68,35 @@ mutation: $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-mutation.txt
 	$(BIN)/python tools/mutation.py
 
-# the built HTML: no remote assets; every page in headless Chromium (skips without it)
+# the PDF edition: the single-page HTML (from the committed outputs, like book-strict)
+# printed by Chromium, with a title page, numbered contents and page numbers;
+# without Chromium it stops with one line saying what to install
+pdf: $(STAMP)
+	@$(BIN)/python tools/pdf.py preflight
+	mkdir -p _build
+	sed 's/^\(  *execute_notebooks:\).*/\1 "off"/' _config.yml > $(NOEXEC)
+	grep -q 'execute_notebooks: "off"' $(NOEXEC)
+	$(JB) build . -W -n --keep-going --builder singlehtml --config $(NOEXEC)
+	$(BIN)/python tools/pdf.py print
+
+# the Colab/Binder install cell, first code cell of every notebook (idempotent)
+colab-cells: $(STAMP)
+	$(BIN)/python tools/colab_cell.py apply
+
+# Binder's pins from requirements.txt (torch as the CPU build); tests/test_reach.py checks them
+binder:
+	{ sed -n '1,4p' binder/requirements.txt; grep -E '^[A-Za-z0-9_.-]+==' requirements.txt \
+	    | sed 's/^torch==\(.*\)$$/torch==\1+cpu/'; } > binder/requirements.txt.new
+	mv binder/requirements.txt.new binder/requirements.txt
+
+# external links of the built book (network; the weekly workflow job runs this)
+links-external: $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-links.txt
+	$(BIN)/linkchecker --check-extern --no-status --ignore-url '^file://.*/_static/' \
+	    --ignore-url '^https?://127\.0\.0\.1' _build/html/index.html
+
+# the built HTML and PDF: no remote assets; every internal link and anchor resolves;
+# every page in headless Chromium with axe-core (skips without it); the PDF
 site-tests: $(STAMP)
 	$(BIN)/python -m pytest -rs tests/site
 

@@ -1,7 +1,9 @@
 """Open the pages of the built book in one headless Chromium, one tab per core.
 
 Everything a test asserts about a page is collected here, in one pass over
-the book: the tests read the reports.  Each tab opens page after page, so its
+the book: the tests read the reports, axe-core's accessibility audit included
+(``axe-playwright-python`` ships axe-core in its wheel: no network).  Each tab
+opens page after page, so its
 renderer process and caches stay warm (a fresh tab per page costs about three
 times the CPU).  Only conditions are awaited (the load event, MathJax's
 typesetting promise, every image decoded), never a fixed delay.
@@ -41,6 +43,9 @@ UNTYPESET_MATH = """() => [...document.querySelectorAll('.math')]
     .filter(e => !e.querySelector('mjx-container'))
     .map(e => e.textContent.slice(0, 80))"""
 
+# MathJax's assistive MathML: a hidden MathML copy of every formula for screen readers
+NO_ASSISTIVE_MML = "() => [...document.querySelectorAll('mjx-container')].filter(c => !c.querySelector('mjx-assistive-mml math')).length"
+
 MATHJAX_ERRORS = "() => [...document.querySelectorAll('mjx-merror')].map(e => e.textContent)"
 
 LOAD_ALL_IMAGES = """async () => {
@@ -51,6 +56,17 @@ LOAD_ALL_IMAGES = """async () => {
 }"""
 
 SEARCH_HITS = "#search-results ul.search li"
+
+
+@dataclass(frozen=True)
+class AxeViolation:
+    """One axe-core rule a page breaks, with how many elements break it."""
+
+    rule: str
+    impact: str  # minor, moderate, serious or critical
+    nodes: int
+    help: str
+    targets: tuple[str, ...] = ()  # CSS selectors of the first offending elements
 
 
 @dataclass
@@ -65,6 +81,8 @@ class PageReport:
     title: str = ""
     search_hits: int | None = None
     screenshot_bytes: int | None = None
+    axe_violations: list[AxeViolation] | None = None  # None: not audited
+    formulas_without_mathml: int = 0  # typeset formulas a screen reader cannot read
     seconds: float = 0.0  # how long the visit took (for diagnosis; nothing asserts on it)
 
 
@@ -82,6 +100,7 @@ class Visit:
     search: bool = False
     screenshot: Path | None = None
     html: str | None = None  # page content to check instead of a URL
+    axe: bool = False  # run axe-core's accessibility audit on the page
 
 
 class _Tab:
@@ -114,7 +133,10 @@ class _Tab:
         report.unloaded_images = await page.evaluate(LOAD_ALL_IMAGES)
         report.untypeset = await page.evaluate(UNTYPESET_MATH)
         report.mathjax_errors = await page.evaluate(MATHJAX_ERRORS)
+        report.formulas_without_mathml = await page.evaluate(NO_ASSISTIVE_MML)
         report.title = await page.title()
+        if v.axe:
+            report.axe_violations = await audit(page)
         if v.search:
             await page.wait_for_selector(SEARCH_HITS, timeout=15000)
             report.search_hits = await page.evaluate(f"() => document.querySelectorAll('{SEARCH_HITS}').length")
@@ -124,6 +146,19 @@ class _Tab:
             report.screenshot_bytes = v.screenshot.stat().st_size
         report.seconds = time.perf_counter() - start
         return report
+
+
+async def audit(page) -> list[AxeViolation]:  # type: ignore[no-untyped-def]
+    """axe-core's violations on the page as it is now (after MathJax has typeset)."""
+    from axe_playwright_python.async_playwright import Axe
+
+    # preload: false -- axe's CSSOM preload re-fetches @import'ed stylesheets relative to the
+    # page instead of the stylesheet (a 404 for the theme's "../basic.css", logged as a console
+    # error); it only serves the css-orientation-lock rule, which then reports "incomplete"
+    results = await Axe().run(page, options={"resultTypes": ["violations"], "preload": False})
+    return [AxeViolation(v["id"], v.get("impact") or "unknown", len(v["nodes"]), v["help"],
+                         tuple(str(n.get("target")) for n in v["nodes"][:3]))
+            for v in results.response["violations"]]
 
 
 def visit_all(executable: str, visits: list[Visit], tabs: int | None = None) -> dict[str, PageReport | str]:

@@ -10,7 +10,7 @@ NOEXEC := _build/_config.noexec.yml
 # one thread per process: nbval runs two kernels side by side on two cores
 TEST_ENV := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 
-.PHONY: help venv book book-student test notebook-tests test-seeds mutation book-strict book-strict-then-pdf pdf links-external colab-cells binder site-tests bench lab notebooks clean
+.PHONY: help venv book book-student test notebook-tests test-seeds mutation book-strict book-strict-then-site-tests pdf links-external colab-cells binder site-tests bench lab notebooks clean
 .DEFAULT_GOAL := help
 
 help:
@@ -43,14 +43,15 @@ book: $(STAMP)
 	$(BIN)/python tools/book_cache.py execute
 	$(JB) build . -W -n --keep-going || { rm -f _build/.doctrees/environment.pickle; exit 1; }
 
-# unit tests and nbval run side by side with the strict build (which renders the
-# committed outputs, so it needs nothing from nbval); then the built HTML is tested
+# unit tests and nbval run side by side with the built book's chain: the strict build
+# (it renders the committed outputs, so it needs nothing from nbval), the PDF, then the
+# tests of the built HTML and PDF; the two lines share the two cores
 test: $(STAMP)
-	$(MAKE) --no-print-directory -j2 --output-sync=target notebook-tests book-strict-then-pdf
-	$(MAKE) --no-print-directory site-tests
+	$(MAKE) --no-print-directory -j2 --output-sync=target notebook-tests book-strict-then-site-tests
 
-book-strict-then-pdf: book-strict
+book-strict-then-site-tests: book-strict
 	$(MAKE) --no-print-directory pdf
+	$(MAKE) --no-print-directory site-tests
 
 # unit tests of ebm_utils and tools/, and nbval on every notebook (strict: the
 # outputs must match the committed ones); two kernels at a time, one thread each

@@ -130,7 +130,11 @@ def make_recipe(target: str) -> str:
 
 def test_make_test_stays_strict():
     test = make_recipe("test")
-    assert all(t in test for t in ("notebook-tests", "book-strict", "site-tests"))
+    assert "notebook-tests" in test and "book-strict-then-site-tests" in test
+    text = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert re.search(r"^book-strict-then-site-tests: book-strict$", text, re.M)
+    chain = make_recipe("book-strict-then-site-tests")
+    assert chain.index(" pdf") < chain.index(" site-tests")  # the site tests check the PDF too
     notebooks = make_recipe("notebook-tests")
     assert "--nbval " in notebooks and "--nbval-lax" not in notebooks
     strict = make_recipe("book-strict")

@@ -145,3 +145,15 @@ def test_make_book_executes_stale_pages_then_builds_strictly():
     book = make_recipe("book")
     assert book.index("tools/book_cache.py execute") < book.index("build . -W -n --keep-going")
     assert "environment.pickle" in book  # a failed build cannot be followed by a silent incremental one
+
+
+def test_mutation_runs_only_tests_that_need_nothing_but_the_package():
+    # mutmut copies ebm_utils/ and tests/ only: a test that reads tools/ or the book
+    # must be left out of its selection, or the clean run fails and nothing is measured
+    import tomllib
+
+    cfg = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["mutmut"]
+    ignored = {a.removeprefix("--ignore=") for a in cfg["pytest_add_cli_args_test_selection"] if a.startswith("--ignore=")}
+    needs_tools = {f"tests/{p.name}" for p in sorted((ROOT / "tests").glob("test_*.py"))
+                   if re.search(r'ROOT / "tools"|parents\[1\] / "tools"', p.read_text(encoding="utf-8"))}
+    assert needs_tools and needs_tools <= ignored, sorted(needs_tools - ignored)

@@ -756,8 +756,8 @@ def score_matching_loss(grad_energy: Tensor, laplacian: Tensor, reduction: Reduc
         laplacian: ``[B]`` Laplacians :math:`\Delta_y F_W(y_i)`.
         reduction: ``"none"`` | ``"sum"`` | ``"mean"``.
     """
-    g = _check_grad_points(grad_energy, "grad_energy")
-    lap = check_float_tensor(laplacian, "laplacian")
+    g = _finite(_check_grad_points(grad_energy, "grad_energy"), "grad_energy")
+    lap = _finite(check_float_tensor(laplacian, "laplacian"), "laplacian")
     if lap.shape != g.shape[:1]:
         raise ValueError(f"laplacian must have shape [{g.shape[0]}] (one per point), got {tuple(lap.shape)}")
     reduction = check_reduction(reduction)
@@ -789,9 +789,9 @@ def denoising_score_matching_loss(
         sigma: the noise standard deviation, positive and finite.
         reduction: ``"none"`` | ``"sum"`` | ``"mean"``.
     """
-    g = _check_grad_points(grad_energy_noisy, "grad_energy_noisy")
-    yt = check_float_tensor(noisy, "noisy")
-    y = check_float_tensor(clean, "clean")
+    g = _finite(_check_grad_points(grad_energy_noisy, "grad_energy_noisy"), "grad_energy_noisy")
+    yt = _finite(check_float_tensor(noisy, "noisy"), "noisy")
+    y = _finite(check_float_tensor(clean, "clean"), "clean")
     if yt.shape != g.shape or y.shape != g.shape:
         raise ValueError(
             f"grad_energy_noisy, noisy and clean must have one shape, got {tuple(g.shape)}, "
@@ -831,8 +831,8 @@ def nce_loss(
             a non-finite value is an error (the noise density must cover the data).
         reduction: ``"none"`` | ``"sum"`` | ``"mean"``.
     """
-    ed = check_float_tensor(energy_data, "energy_data")
-    en = check_float_tensor(energy_noise, "energy_noise")
+    ed = _finite(check_float_tensor(energy_data, "energy_data"), "energy_data")
+    en = _finite(check_float_tensor(energy_noise, "energy_noise"), "energy_noise")
     qd = check_float_tensor(noise_logp_data, "noise_logp_data")
     qn = check_float_tensor(noise_logp_noise, "noise_logp_noise")
     for e, q, what in ((ed, qd, "data"), (en, qn, "noise")):
@@ -881,8 +881,8 @@ def sampled_softmax_loss(
         beta: inverse temperature, positive and finite.
         reduction: ``"none"`` | ``"sum"`` | ``"mean"``.
     """
-    pos = check_float_tensor(energy_pos, "energy_pos")
-    neg = check_float_tensor(energy_neg, "energy_neg")
+    pos = _finite(check_float_tensor(energy_pos, "energy_pos"), "energy_pos")
+    neg = _finite(check_float_tensor(energy_neg, "energy_neg"), "energy_neg")
     if neg.dim() != pos.dim() + 1 or neg.shape[:-1] != pos.shape:
         raise ValueError(
             f"energy_neg must have shape {tuple(pos.shape)} + (k,), got {tuple(neg.shape)}"

@@ -81,7 +81,11 @@ def exact_gradient(model: ContinuousEnergy, w: Tensor, data: Tensor, points: Ten
 def _run(sampler: str, model: ContinuousEnergy, w: Tensor, y0: Tensor, k: int, step: float, beta: float,
          generator: torch.Generator | None, stream: int) -> Tensor:
     run = _SAMPLERS[check_choice(sampler, "sampler", tuple(_SAMPLERS))]
-    return run(model, w, y0, step, k, beta, stream=stream, generator=generator).final
+    final = run(model, w, y0, step, k, beta, stream=stream, generator=generator).final
+    if not bool(torch.isfinite(final).all()):
+        raise ValueError(f"the {sampler} chains left the finite numbers after {k} steps of size {step}: "
+                         "the step is too large for this energy")
+    return final
 
 
 def cd_gradient(

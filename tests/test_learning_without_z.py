@@ -469,3 +469,30 @@ def test_unevaluated_derivative_prints_unambiguously_and_evaluates_as_sympy():
     assert r"\partial^{2}" in sp.latex(derivative(F(y), y, 2))
     with pytest.raises(ValueError, match="order"):
         derivative(F(y), y, 0)
+
+
+def test_part2_losses_refuse_non_finite_inputs():
+    from ebm_utils.losses import denoising_score_matching_loss, nce_loss, sampled_softmax_loss, score_matching_loss
+
+    nan = torch.tensor([float("nan"), 0.0], dtype=torch.float64)
+    ok = torch.zeros(2, dtype=torch.float64)
+    g = torch.zeros(2, 2, dtype=torch.float64)
+    with pytest.raises(ValueError, match="finite"):
+        score_matching_loss(g, nan)
+    with pytest.raises(ValueError, match="finite"):
+        score_matching_loss(torch.full((2, 2), float("nan"), dtype=torch.float64), ok)
+    with pytest.raises(ValueError, match="finite"):
+        nce_loss(nan, ok, ok, ok)
+    with pytest.raises(ValueError, match="finite"):
+        sampled_softmax_loss(nan, torch.zeros(2, 3, dtype=torch.float64))
+    with pytest.raises(ValueError, match="finite"):
+        denoising_score_matching_loss(g, torch.full((2, 2), float("nan"), dtype=torch.float64), g, 0.5)
+
+
+def test_cd_gradient_refuses_chains_that_diverge():
+    from ebm_utils.ml_gradient import cd_gradient
+
+    m = GaussianMixtureEnergy(y_dim=1, k=1)
+    w = m.params([1.0], [[0.0]], [0.1])  # curvature 100: a Langevin step of 0.5 multiplies y by -49, past 1e308 in 200 steps
+    with pytest.raises(ValueError, match="finite"):
+        cd_gradient(m, w, torch.zeros(5, 1, dtype=torch.float64) + 0.1, 200, 0.5, sampler="langevin")

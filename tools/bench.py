@@ -74,6 +74,11 @@ class Bench:
     def __init__(self, tree: Path, venv: Path) -> None:
         self.tree = tree
         self.venv = venv
+        # the copy's own install stamp, newer than its requirements: `make` in the copy must
+        # never reinstall into the shared venv (an editable install would then point at the
+        # copy, which is deleted at the end, and the worktree's venv would lose ebm_utils)
+        self.stamp = tree / ".bench-installed"
+        self.stamp.touch()
         self.env = dict(os.environ, PYTHONPATH=str(tree))
         self.env.pop("BOOK_JOBS", None)
         self.cpu: dict[str, list[float]] = {}  # label -> CPU seconds of each run
@@ -98,7 +103,8 @@ class Bench:
         if summary is not None:
             self.env["BOOK_CACHE_SUMMARY"] = str(summary)
         try:
-            return self.run(label, ["make", "--no-print-directory", target, f"VENV={self.venv}"])
+            return self.run(label, ["make", "--no-print-directory", target, f"VENV={self.venv}",
+                                    f"STAMP={self.stamp}"])
         finally:
             self.env.pop("BOOK_CACHE_SUMMARY", None)
 

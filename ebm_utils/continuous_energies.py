@@ -42,6 +42,18 @@ from .energies import ContinuousEnergy, LatentEnergy, unflatten
 __all__ = ["MLPEnergy", "KMeansEnergy", "SubspaceEnergy", "RingEnergy", "EllipseLatentEnergy"]
 
 
+def _pairwise_sq(y: Tensor, c: Tensor) -> Tensor:
+    """``[B, K]`` squared distances between the rows of ``y`` and of ``c``, one coordinate at a time.
+
+    Exact (no ``cdist``, no expansion of the square), and for small ``d`` several
+    times faster than reducing a ``[B, K, d]`` tensor over its short last axis.
+    """
+    out = (y[:, None, 0] - c[None, :, 0]).square()
+    for j in range(1, y.shape[1]):
+        out = out + (y[:, None, j] - c[None, :, j]).square()
+    return out
+
+
 class MLPEnergy(ContinuousEnergy):
     r"""A one-hidden-layer network, :math:`F_W(x, y) = v^\top \tanh(A u + c) + b`, :math:`u = [x; y]`.
 
@@ -120,8 +132,7 @@ class KMeansEnergy(ContinuousEnergy):
 
     def _energy(self, w: Tensor, x: Tensor | None, y: Tensor) -> Tensor:
         c = w.reshape(self.k, self.y_dim)
-        d2 = (y[:, None, :] - c[None, :, :]).square().sum(-1)  # [N, K], exact (no cdist)
-        return d2.min(dim=1).values
+        return _pairwise_sq(y, c).min(dim=1).values
 
 
 class SubspaceEnergy(ContinuousEnergy):
@@ -296,8 +307,7 @@ class RBFEnergy(ContinuousEnergy):
         return self._features(self.check_y(y))
 
     def _features(self, y: Tensor) -> Tensor:
-        d2 = (y[:, None, :] - self.centres[None, :, :].to(y.dtype)).square().sum(-1)
-        return torch.exp(-d2 / (2.0 * self.width**2))
+        return torch.exp(-_pairwise_sq(y, self.centres.to(y.dtype)) / (2.0 * self.width**2))
 
     def weight_decay_minimiser(self, data: Tensor, lam: float) -> Tensor:
         r"""The minimiser :math:`v^* = -\bar\varphi / (2\lambda)` of :math:`\frac1N\sum_i F_v(y_i) + \lambda\lVert v\rVert^2`."""
@@ -487,14 +497,6 @@ class MultiWellEnergy(ContinuousEnergy):
 __all__ += ["GaussianMixtureEnergy", "ConfinedRBFEnergy"]
 
 
-def _pairwise_sq(y: Tensor, c: Tensor) -> Tensor:
-    """``[B, K]`` squared distances between the rows of ``y`` and of ``c``, one coordinate at a time (exact, fast for small d)."""
-    out = (y[:, None, 0] - c[None, :, 0]).square()
-    for j in range(1, y.shape[1]):
-        out = out + (y[:, None, j] - c[None, :, j]).square()
-    return out
-
-
 class GaussianMixtureEnergy(ContinuousEnergy):
     r"""The energy of a Gaussian mixture, :math:`F_W(y) = -\log \sum_k \pi_k \mathcal{N}(y; \mu_k, s_k^2 I)`.
 
@@ -614,14 +616,6 @@ class ConfinedRBFEnergy(RBFEnergy):
         axis = torch.linspace(float(low), float(high), m, dtype=torch.float64)
         centres = torch.cartesian_prod(axis, axis)
         return cls(centres, (high - low) / (m - 1) if width is None else width, confinement)
-
-    def features(self, y: Tensor) -> Tensor:
-        r"""The features :math:`\phi_k(y_i)`, shape ``[B, K]``."""
-        y = self.check_y(y)
-        return self._features(y)
-
-    def _features(self, y: Tensor) -> Tensor:
-        return torch.exp(-_pairwise_sq(y, self.centres) / (2 * self.width**2))
 
     def _init(self, g: torch.Generator, scale: float) -> Tensor:
         return 0.1 * scale * torch.randn(self.num_params, generator=g, dtype=torch.float64)

@@ -34,6 +34,36 @@ def grad_norm(params: Iterable[Tensor]) -> float:
     return float(torch.linalg.vector_norm(torch.cat(grads)))
 
 
+class _AdamState:
+    r"""The moments of one parameter tensor under Adam (Kingma and Ba, 2015).
+
+    With gradient :math:`g_t` at step :math:`t`,
+    :math:`m_t = \beta_1 m_{t-1} + (1 - \beta_1) g_t`,
+    :math:`v_t = \beta_2 v_{t-1} + (1 - \beta_2) g_t^2` and
+    :math:`\theta_t = \theta_{t-1} - \mathrm{lr}\,\frac{m_t / (1 - \beta_1^t)}
+    {\sqrt{v_t / (1 - \beta_2^t)} + \epsilon}`, with torch.optim.Adam's
+    defaults :math:`\beta = (0.9, 0.999)`, :math:`\epsilon = 10^{-8}` and the
+    same floating-point operations in the same order.
+    """
+
+    beta1, beta2, eps = 0.9, 0.999, 1e-8
+
+    def __init__(self, p: Tensor) -> None:
+        self.step = 0
+        self.exp_avg = torch.zeros_like(p, memory_format=torch.preserve_format)
+        self.exp_avg_sq = torch.zeros_like(p, memory_format=torch.preserve_format)
+
+    def update(self, p: Tensor, lr: float) -> None:
+        """One Adam step of ``p`` in place, from ``p.grad`` (call under ``torch.no_grad()``)."""
+        g = p.grad
+        self.step += 1
+        self.exp_avg.lerp_(g, 1 - self.beta1)
+        self.exp_avg_sq.mul_(self.beta2).addcmul_(g, g, value=1 - self.beta2)
+        step_size = lr / (1 - self.beta1**self.step)
+        denom = (self.exp_avg_sq.sqrt() / (1 - self.beta2**self.step) ** 0.5).add_(self.eps)
+        p.addcdiv_(self.exp_avg, denom, value=-step_size)
+
+
 def train(
     params: Iterable[Tensor],
     loss_fn: Callable[[], Tensor],
@@ -72,9 +102,11 @@ def train(
     check_positive(lr, "lr")
     check_int(every, "every")
     check_choice(optimizer, "optimizer", ("sgd", "adam"))
-    # Plain gradient descent is written out: constructing a torch.optim
-    # optimizer imports torch._dynamo, a one-off second per notebook page.
-    opt = torch.optim.Adam(params, lr=lr) if optimizer == "adam" else None
+    # Both updates are written out: constructing a torch.optim optimizer
+    # imports torch._dynamo, a one-off second per notebook page.  The Adam
+    # update repeats torch.optim.Adam's operations one for one (its defaults,
+    # CPU path); tests/test_training.py checks the trajectories are identical.
+    adam = [_AdamState(p) for p in params] if optimizer == "adam" else None
 
     history: dict[str, list[float]] = {"step": [], "loss": [], "grad_norm": []}
     for step in range(steps + 1):
@@ -95,8 +127,11 @@ def train(
                     for k, v in record().items():
                         history.setdefault(k, []).append(float(v))
         if step < steps:
-            if opt is not None:
-                opt.step()
+            if adam is not None:
+                with torch.no_grad():
+                    for p, state in zip(params, adam):
+                        if p.grad is not None:
+                            state.update(p, lr)
             else:
                 with torch.no_grad():
                     for p in params:

@@ -55,6 +55,64 @@ def test_train_every_and_adam():
     assert hist["step"] == [0, 4, 8, 10]
 
 
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_adam_is_torch_optim_adam_step_for_step(dtype):
+    """The written-out Adam of `train` follows torch.optim.Adam exactly (bit for bit).
+
+    Two parameter tensors, one of which has no gradient at some steps (Adam then
+    leaves it alone), on a non-convex loss with gradients of mixed signs and scales.
+    """
+    g = torch.Generator().manual_seed(3)
+    a0, b0 = torch.randn(5, 3, generator=g, dtype=dtype), torch.randn(4, generator=g, dtype=dtype) * 100
+
+    def loss_of(a, b, step):
+        tail = torch.sin(b).square().sum() * 1e-3 if step % 3 else 0.0  # b gets no gradient every third step
+        return torch.tanh(a).sum() + (a**3).mean() + tail
+
+    a, b = a0.clone().requires_grad_(True), b0.clone().requires_grad_(True)
+    counter = iter(range(10**6))
+    train([a, b], lambda: loss_of(a, b, next(counter)), steps=60, lr=0.05, optimizer="adam")
+
+    ra, rb = a0.clone().requires_grad_(True), b0.clone().requires_grad_(True)
+    opt = torch.optim.Adam([ra, rb], lr=0.05)
+    for step in range(60):
+        opt.zero_grad(set_to_none=True)
+        loss_of(ra, rb, step).backward()
+        opt.step()
+    assert torch.equal(a.detach(), ra.detach()) and torch.equal(b.detach(), rb.detach())
+    assert not torch.equal(a.detach(), a0)  # it moved
+
+
+def test_adam_with_a_wrong_update_is_detected():
+    """The comparison above can fail: Adam without bias correction drifts off torch's path."""
+    from ebm_utils import training
+
+    class NoBiasCorrection(training._AdamState):
+        def update(self, p, lr):
+            self.exp_avg.lerp_(p.grad, 1 - self.beta1)
+            self.exp_avg_sq.mul_(self.beta2).addcmul_(p.grad, p.grad, value=1 - self.beta2)
+            p.addcdiv_(self.exp_avg, self.exp_avg_sq.sqrt().add_(self.eps), value=-lr)
+
+    w0 = torch.tensor([1.0, -3.0], dtype=torch.float64)
+    paths = []
+    for state_class in (training._AdamState, NoBiasCorrection):
+        original = training._AdamState
+        training._AdamState = state_class
+        try:
+            w = w0.clone().requires_grad_(True)
+            train([w], lambda: (w**4).sum(), steps=5, lr=0.1, optimizer="adam")
+        finally:
+            training._AdamState = original
+        paths.append(w.detach())
+    ref = w0.clone().requires_grad_(True)
+    opt = torch.optim.Adam([ref], lr=0.1)
+    for _ in range(5):
+        opt.zero_grad()
+        (ref**4).sum().backward()
+        opt.step()
+    assert torch.equal(paths[0], ref.detach()) and not torch.allclose(paths[1], ref.detach())
+
+
 def test_train_refuses_divergence_and_bad_arguments():
     w = torch.tensor([1.0], dtype=torch.float64, requires_grad=True)
     with pytest.raises(ValueError, match="loss became"):

@@ -161,7 +161,7 @@ class Verification:
         rows = [self._HEAD, *self.rows]
         widths = [max(len(getattr(r, f)) for r in rows) for f in ("check", "points", "bound")]
         lines = [
-            f"{r.check:<{widths[0]}}  {r.points:<{widths[1]}}  {r.bound:<{widths[2]}}  {r.verdict}".rstrip()
+            f"{r.check:<{widths[0]}}  {r.points:<{widths[1]}}  {r.bound:<{widths[2]}}  {r.verdict}"
             for r in rows
         ]
         return "\n".join(lines)

@@ -198,3 +198,35 @@ def test_reduce():
     assert v.reduce(loss, "none") is loss
     assert float(v.reduce(loss, "sum")) == 9.0
     assert float(v.reduce(loss, "mean")) == 3.0
+
+
+# --- found by `make mutation`: messages name the argument that is wrong ---
+
+@pytest.mark.parametrize("call, name", [
+    (lambda: v.check_energies_target("e", torch.zeros(2, dtype=torch.long)), "energies"),
+    (lambda: v.check_energies_target(torch.zeros(2, 3), "t"), "target"),
+    (lambda: v.check_labels("l", 3), "labels"),
+    (lambda: v.check_labels([1], 3, "answers"), "answers"),
+    (lambda: v.check_negative("n", torch.zeros(2, dtype=torch.long), 3), "negative"),
+    (lambda: v.check_pair("p", torch.zeros(2)), "energy_pos"),
+    (lambda: v.check_pair(torch.zeros(2), "n"), "energy_neg"),
+    (lambda: v.check_rows("r", 2, "centres"), "centres"),
+    (lambda: v.check_vector("w", 3, "theta"), "theta"),
+    (lambda: v.check_vector("w", 3), "w"),
+    (lambda: v.check_margin("m"), "margin"),
+    (lambda: v.check_margin("m", "cap"), "cap"),
+    (lambda: v.check_nonnegative("x", "sigma"), "sigma"),
+])
+def test_type_errors_name_the_argument(call, name):
+    with pytest.raises(TypeError, match=rf"^{name} must be"):
+        call()
+
+
+def test_shape_messages_quote_the_right_dimensions():
+    with pytest.raises(ValueError, match=r"^target must have shape \(2, 4\) \(energies without the label"):
+        v.check_energies_target(torch.zeros(2, 4, 3), torch.zeros(2, dtype=torch.long))
+    with pytest.raises(ValueError, match=r"got 1$"):  # the number of labels, not another dimension
+        v.check_two_labels(torch.zeros(2, 5, 1), "the hinge")
+    with pytest.raises(IndexError, match=r"^dim 1 is out of range for a tensor with 1 dimensions$"):
+        v.check_dim(torch.zeros(3), 1)
+    assert v.check_dim(torch.zeros(3), 0) == 0 and v.check_dim(torch.tensor(1.0), 0) == 0

@@ -556,8 +556,8 @@ def shift_derivative(
     if "reduction" in options:
         raise TypeError("shift_derivative is per example: it takes no reduction")
     c = torch.zeros(e.shape[0], 1, dtype=e.dtype, requires_grad=True)
-    if negative is None and loss_info(name).pairwise:
-        negative = most_offending(e, target)  # fixed before shifting: the choice is shift-free too
+    # with negative None the pairwise losses take the most offending label of F + c,
+    # the same label as for F: the shift is the same for every label of an example
     loss = loss_from_energies(name, e + c, target, negative, reduction="sum", **options)
     (g,) = torch.autograd.grad(loss, c)
     return g[:, 0]

@@ -98,7 +98,7 @@ def _style_key(handle: Any) -> tuple[Any, ...] | None:
     if isinstance(handle, Line2D):
         drawn = handle.get_linestyle() not in ("None", "none", "", " ") and handle.get_linewidth() > 0
         # the dash pattern itself: get_linestyle() reports every custom pattern as "--"
-        offset, seq = handle._unscaled_dash_pattern  # noqa: SLF001 (no public getter in matplotlib 3.11)
+        _, seq = handle._unscaled_dash_pattern  # noqa: SLF001 (no public getter in matplotlib 3.11)
         dashes = (tuple(seq or ()), round(handle.get_linewidth(), 1)) if drawn else None
         marker = handle.get_marker()
         marker = None if marker in (None, "None", "none", "", " ") else (

@@ -344,7 +344,7 @@ def _constants_as_floats(expr: sp.Expr) -> sp.Expr:
     """
     return expr.replace(
         lambda e: isinstance(e, sp.Expr) and e.is_number and not e.is_Atom and e.is_real is True,
-        lambda e: sp.Float(e.evalf(17), 17),
+        lambda e: sp.Float(e.evalf(30), 30),  # printed in full, parsed to the nearest double
     )
 
 

@@ -102,3 +102,16 @@ def test_use_book_printing_renders_mathjax_in_the_books_order():
     NotebookClient(nb, timeout=120, kernel_name="python3").execute()
     data = nb.cells[0].outputs[0]["data"]
     assert data["text/latex"] == r"$\displaystyle b - a$" and "image/png" not in data
+
+
+def test_constants_become_the_nearest_double_and_defaults_hold():
+    import math
+
+    one = torch.tensor([1.0], dtype=torch.float64)
+    assert to_torch([x], sp.sqrt(2) * x)(one).item() == math.sqrt(2)  # 17 digits: the nearest double
+    assert to_torch([x], sp.log(3) * x)(one).item() == math.log(3)
+    assert energy().__name__ == "F" and sp.latex(energy()(W, x)) == r"F_{W}\left(x\right)"
+    assert energy("G").__module__ == "ebm_utils.symbolic"
+    assert book_latex(sp.Symbol("a"), mode="inline") == "$a$"  # settings reach the printer
+    with pytest.raises(ValueError, match=r"^order must be a positive int, got True$"):
+        derivative(x, x, True)
